@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both create the environment first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PKGS   := schemas libs/kit libs/cli $(sort $(wildcard services/*))
+STAMP  := $(VENV)/.installed
+UV_VERSION := 0.13.9
+
+.PHONY: run test env lint typecheck check schemas lock bench clean
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt $(foreach p,$(PKGS),$(p)/pyproject.toml)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.txt $(foreach p,$(PKGS),-e $(p))
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/aduan stack up
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy schemas/src libs/kit/src libs/cli/src $(foreach s,$(wildcard services/*),$(s)/src)
+
+check: lint typecheck test
+
+schemas: $(STAMP)
+	$(BIN)/python -m aduan_schemas.export
+
+lock: $(STAMP)
+	$(BIN)/uv pip compile -q --python-version 3.11 --no-header requirements.in -o requirements.txt
+
+bench: $(STAMP)
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

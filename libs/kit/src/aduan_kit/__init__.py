@@ -1,0 +1,1 @@
+"""Plumbing shared by every Aduan service. No business rules live here."""

@@ -1,0 +1,74 @@
+"""The HTTP face of every service: /healthz, /readyz (dependencies reachable), /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+MAX_BODY_BYTES = 1_000_000
+
+
+def service_app(
+    name: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    checks: Callable[[FastAPI], dict[str, ReadyCheck]],
+) -> FastAPI:
+    """A FastAPI app with the standard endpoints. ``checks(app)`` names the readiness checks."""
+    app = FastAPI(title=f"aduan {name}", lifespan=lifespan)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        named = checks(app)
+        results = await asyncio.gather(*(c() for c in named.values()))
+        status = dict(zip(named, results, strict=True))
+        ok = all(results)
+        return JSONResponse({"ready": ok, "checks": status}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, or ``BodyTooLarge`` once it passes ``limit`` bytes (checked while streaming)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+
+
+async def _noop() -> AsyncIterator[None]:
+    yield
+
+
+def flag(value: Any) -> ReadyCheck:
+    """A readiness check from a synchronous predicate."""
+
+    async def check() -> bool:
+        return bool(value())
+
+    return check

@@ -1,0 +1,45 @@
+"""The one place that declares every Prometheus metric. Dashboards and alerts use only these names."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Stream plumbing (every consuming service).
+EVENTS_CONSUMED = Counter("aduan_events_consumed_total", "Records read from Kafka", ["topic"])
+EVENTS_PRODUCED = Counter("aduan_events_produced_total", "Records written to Kafka", ["topic"])
+EVENTS_DEAD_LETTERED = Counter(
+    "aduan_events_dead_lettered_total", "Records sent to the dead-letter topic", ["stage", "error"]
+)
+HANDLER_RETRIES = Counter(
+    "aduan_handler_retries_total", "Retries of a record after a transient failure", ["stage"]
+)
+HANDLE_SECONDS = Histogram(
+    "aduan_handle_seconds", "Time to handle one record, produce its outputs included", ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CONSUMER_LAG = Gauge("aduan_consumer_lag", "Records behind the end of each partition", ["topic", "partition"])
+
+# Ingest.
+INGEST_REQUESTS = Counter(
+    "aduan_ingest_requests_total", "Reports offered to an ingest adapter", ["channel", "outcome"]
+)
+
+# Normalizer.
+REPORTS_NORMALIZED = Counter(
+    "aduan_reports_normalized_total", "Reports normalized", ["category", "geocode_method"]
+)
+DUPLICATES_DROPPED = Counter(
+    "aduan_duplicates_dropped_total", "Re-deliveries of a channel message that were dropped", ["channel"]
+)
+
+# Router.
+REPORTS_ROUTED = Counter("aduan_reports_routed_total", "Reports routed", ["skpd_level", "rule"])
+
+# SLA monitor.
+CASES_STORED = Counter("aduan_cases_stored_total", "Routed reports stored as cases (new ones)", [])
+STATUS_UPDATES = Counter("aduan_status_updates_total", "Status updates applied to cases", ["status"])
+SLA_BREACHES = Counter("aduan_sla_breaches_total", "Deadline breaches emitted", ["kind"])
+CASES_OPEN = Gauge("aduan_cases_open", "Cases not yet resolved or rejected", [])
+
+# Notifier.
+NOTIFICATIONS = Counter("aduan_notifications_total", "Notifications by outcome", ["about", "outcome"])

@@ -1,0 +1,123 @@
+"""Lifespan wiring shared by every service: producer, optional MongoDB, stream workers, background tasks.
+
+A service describes itself with ``setup(runtime) -> Wiring``; this module starts and stops the parts in
+order and exposes /healthz, /readyz and /metrics. Handlers reach the runtime via ``app.state.runtime``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from aduan_kit import mongo
+from aduan_kit.http import ReadyCheck, flag, service_app
+from aduan_kit.kafka import EventProducer, StreamWorker, Subscription
+from aduan_kit.logs import get_logger
+from aduan_kit.settings import CommonSettings
+
+log = get_logger(component="service")
+
+
+@dataclass
+class Runtime:
+    name: str
+    common: CommonSettings
+    producer: EventProducer
+    mongo: AsyncMongoClient[dict[str, Any]] | None = None
+
+    @property
+    def db(self) -> AsyncDatabase[dict[str, Any]]:
+        assert self.mongo is not None, "service was built without uses_mongo=True"
+        return self.mongo[self.common.mongodb_db]
+
+    def group_id(self, suffix: str = "") -> str:
+        return f"{self.common.topic_prefix}aduan-{self.name}{suffix}"
+
+
+@dataclass
+class Wiring:
+    """What a service runs: consumers (one group per worker) and background loops."""
+
+    subscriptions: Sequence[Subscription] = ()
+    stage: str = ""
+    tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    extra_checks: dict[str, ReadyCheck] = field(default_factory=dict)
+    on_stop: Callable[[], Awaitable[None]] | None = None
+
+
+def build_service(
+    name: str,
+    common: CommonSettings,
+    setup: Callable[[Runtime], Awaitable[Wiring]],
+    *,
+    uses_mongo: bool = False,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = Runtime(name, common, EventProducer(common, source=f"/aduan/{name}"))
+        if uses_mongo:
+            rt.mongo = mongo.mongo_client(common)
+        await _start_producer(rt.producer)
+        wiring = await setup(rt)
+        worker = None
+        if wiring.subscriptions:
+            worker = StreamWorker(common, rt.group_id(), wiring.stage or name, wiring.subscriptions, rt.producer)
+        tasks = [asyncio.create_task(t()) for t in wiring.tasks]
+        if worker is not None:
+            tasks.append(asyncio.create_task(worker.run()))
+        app.state.runtime, app.state.worker, app.state.wiring = rt, worker, wiring
+        log.info("service started", service=name)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if wiring.on_stop is not None:
+                await wiring.on_stop()
+            await rt.producer.stop()
+            if rt.mongo is not None:
+                await rt.mongo.close()
+            log.info("service stopped", service=name)
+
+    def checks(app: FastAPI) -> dict[str, ReadyCheck]:
+        rt: Runtime = app.state.runtime
+        named: dict[str, ReadyCheck] = {"kafka": rt.producer.reachable}
+        if rt.mongo is not None:
+            client = rt.mongo
+
+            async def db() -> bool:
+                return await mongo.reachable(client)
+
+            named["mongodb"] = db
+        if app.state.worker is not None:
+            w = app.state.worker
+            named["consumer"] = flag(lambda: w.ready)
+        named.update(app.state.wiring.extra_checks)
+        return named
+
+    app = service_app(name, lifespan, checks)
+    for r in routers:
+        app.include_router(r)
+    return app
+
+
+async def _start_producer(producer: EventProducer) -> None:
+    """Wait for the broker rather than crash: a service may start before it."""
+    while True:
+        try:
+            await producer.start()
+            return
+        except Exception as e:
+            log.warning("broker not reachable yet, retrying", error=repr(e))
+            await asyncio.sleep(1)

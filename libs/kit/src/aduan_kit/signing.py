@@ -1,0 +1,50 @@
+"""Signed webhooks: HMAC-SHA256 over ``"<timestamp>.<body>"``.
+
+Headers: ``X-Aduan-Timestamp`` (Unix seconds) and ``X-Aduan-Signature: sha256=<hex>``. The timestamp
+bounds replay to ``tolerance`` seconds. The same scheme signs what the notifier sends to SKPD systems.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+TIMESTAMP_HEADER = "X-Aduan-Timestamp"
+SIGNATURE_HEADER = "X-Aduan-Signature"
+DEFAULT_TOLERANCE_S = 300
+
+
+class SignatureError(ValueError):
+    pass
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """Headers that authenticate ``body``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: f"sha256={mac}"}
+
+
+def verify(
+    secret: str,
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    now: float | None = None,
+    tolerance: int = DEFAULT_TOLERANCE_S,
+) -> None:
+    """Raise ``SignatureError`` with the reason unless the signature is valid and fresh."""
+    if not timestamp or not signature:
+        raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
+    try:
+        ts = int(timestamp)
+    except ValueError as e:
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not Unix seconds") from e
+    current = time.time() if now is None else now
+    if abs(current - ts) > tolerance:
+        raise SignatureError(f"timestamp outside the {tolerance} s window")
+    expected = sign(secret, body, ts)[SIGNATURE_HEADER]
+    if not hmac.compare_digest(expected, signature.strip()):
+        raise SignatureError("signature does not match")

@@ -1,0 +1,1 @@
+"""pytest fixtures for real servers (loaded by the root pytest config)."""

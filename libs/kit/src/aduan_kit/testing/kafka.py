@@ -1,0 +1,75 @@
+"""Test helpers that talk to the real broker: read a topic, publish raw bytes, create topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from aduan_kit.kafka import ensure_topics, producer_for
+from aduan_kit.settings import CommonSettings
+
+
+async def create_all_topics(common: CommonSettings) -> None:
+    codes = [u.code for u in common.load_city().skpd.units]
+    await ensure_topics(common.kafka_bootstrap, common.topics.all_topics(codes))
+
+
+async def read_topic(
+    common: CommonSettings, topic: str, count: int, timeout: float = 30, settle: float = 0.0
+) -> list[ConsumerRecord[Any, Any]]:
+    """Read ``count`` records from the start of ``topic`` (waits up to ``timeout`` s for them).
+
+    With ``settle`` > 0, keeps reading that long after ``count`` is reached, so a test can assert that
+    no extra record arrives.
+    """
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=common.kafka_bootstrap, group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=20,
+        session_timeout_ms=3_000, heartbeat_interval_ms=500,
+    )
+    await consumer.start()
+    out: list[ConsumerRecord[Any, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline:
+            if len(out) >= count:
+                settle_until = settle_until or time.monotonic() + settle
+                if time.monotonic() >= settle_until:
+                    break
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def publish_bytes(
+    common: CommonSettings, topic: str, value: bytes, key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    producer = producer_for(common)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
+    finally:
+        await producer.stop()
+
+
+async def eventually(predicate: Any, timeout: float = 30, interval: float = 0.1) -> Any:
+    """Await ``predicate()`` (sync or async) until it returns a truthy value; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

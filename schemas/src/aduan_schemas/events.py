@@ -1,0 +1,252 @@
+"""Pydantic v2 models of every event on Aduan's topics.
+
+Field names are a contract read by SKPD integrators (DESIGN.md §3): add fields, never rename or remove.
+Consumers ignore unknown fields (``extra="ignore"``) so producers can add fields without breaking them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = "1"
+
+# Size limits: every input is bounded so one hostile message cannot exhaust a consumer.
+MAX_TEXT = 10_000
+MAX_SHORT = 500
+MAX_ID = 200
+MAX_URL = 2_048
+MAX_ATTACHMENTS = 20
+
+ShortText = Annotated[str, Field(max_length=MAX_SHORT)]
+Url = Annotated[str, Field(min_length=1, max_length=MAX_URL)]
+ReportId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+
+
+class Event(BaseModel):
+    """Base of every Kafka value. ``EVENT_TYPE`` is its CloudEvents ``type``."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    EVENT_TYPE: ClassVar[str] = ""
+
+    def event_id(self) -> str:
+        """A deterministic CloudEvents id, so a re-delivered event can be recognised downstream."""
+        raise NotImplementedError
+
+    def subject(self) -> str | None:
+        """CloudEvents ``subject``: the report this event is about."""
+        return getattr(self, "report_id", None)
+
+
+class Part(BaseModel):
+    """Base of nested parts of events."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class GeoPoint(Part):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Reporter(Part):
+    """Who reported. On raw topics it holds the contact on that channel (PII); from the normalizer on,
+    only ``pseudonym`` (a keyed hash) is set, so the contact never leaves the raw topic and case store."""
+
+    name: ShortText | None = None
+    handle: ShortText | None = None
+    email: ShortText | None = None
+    phone: ShortText | None = None
+    pseudonym: ShortText | None = None
+
+
+class Attachment(Part):
+    url: Url
+    media_type: ShortText | None = None
+
+
+class RawReport(Event):
+    """A report as the channel gave it (``aduan.raw.<channel>``); key = ``channel_message_id``."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.report.raw.v1"
+
+    channel: ShortText
+    channel_message_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    received_at: AwareDatetime
+    text: Annotated[str, Field(max_length=MAX_TEXT)] = ""
+    category_hint: ShortText | None = Field(
+        default=None, description="The channel's own category label, verbatim"
+    )
+    location: GeoPoint | None = None
+    address_text: ShortText | None = None
+    reporter: Reporter | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    raw: dict[str, Any] | None = Field(default=None, description="The original channel payload")
+
+    def event_id(self) -> str:
+        return f"raw:{self.channel}:{self.channel_message_id}"
+
+    def subject(self) -> str | None:
+        return self.channel_message_id
+
+
+class RawQlue(RawReport):
+    channel: Literal["qlue"] = "qlue"
+
+
+class RawTwitter(RawReport):
+    channel: Literal["twitter"] = "twitter"
+
+
+class RawEmail(RawReport):
+    channel: Literal["email"] = "email"
+    subject_line: ShortText | None = None
+
+
+RawEvent = Annotated[RawQlue | RawTwitter | RawEmail, Field(discriminator="channel")]
+raw_report_adapter: TypeAdapter[RawQlue | RawTwitter | RawEmail] = TypeAdapter(RawEvent)
+
+
+class Area(Part):
+    kelurahan_code: ShortText
+    kelurahan: ShortText
+    kecamatan: ShortText
+    kota: ShortText
+
+
+class Geocode(Part):
+    method: Literal["gps", "text", "none"]
+    confidence: float = Field(ge=0, le=1)
+
+
+class NormalizedReport(RawReport):
+    """A cleaned, classified, geocoded report (``aduan.reports.normalized``); key = ``report_id``."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.report.normalized.v1"
+
+    report_id: ReportId
+    category: ShortText
+    category_confidence: float = Field(ge=0, le=1)
+    area: Area | None = None
+    geocode: Geocode
+    duplicate_of: ReportId | None = None
+    normalized_at: AwareDatetime | None = None
+
+    def event_id(self) -> str:
+        return f"normalized:{self.report_id}"
+
+    def subject(self) -> str | None:
+        return self.report_id
+
+
+class Routing(Part):
+    rule: ShortText
+    version: ShortText
+    reason: ShortText
+
+
+class SlaDeadlines(Part):
+    policy: ShortText
+    respond_by: AwareDatetime
+    resolve_by: AwareDatetime
+
+
+class RoutedReport(NormalizedReport):
+    """A report assigned to one SKPD (``aduan.reports.routed`` and ``aduan.skpd.<code>``)."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.report.routed.v1"
+
+    skpd_code: ShortText
+    skpd_name: ShortText
+    routing: Routing
+    sla: SlaDeadlines
+    routed_at: AwareDatetime | None = None
+
+    def event_id(self) -> str:
+        return f"routed:{self.report_id}:{self.skpd_code}"
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    REASSIGNED = "reassigned"
+
+
+class StatusUpdate(Event):
+    """An SKPD system's word on a report (``aduan.reports.status``); key = ``report_id``."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.report.status.v1"
+
+    report_id: ReportId
+    status: ReportStatus
+    at: AwareDatetime
+    by: ShortText
+    note: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    evidence: list[Url] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    reassign_to: ShortText | None = Field(default=None, description="SKPD code, when status is reassigned")
+
+    def event_id(self) -> str:
+        return f"status:{self.report_id}:{self.status.value}:{self.at.isoformat()}"
+
+
+class SlaEvent(Event):
+    """A deadline passed (``aduan.sla.events``); key = ``report_id``. At most one per report and kind."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.sla.breached.v1"
+
+    report_id: ReportId
+    kind: Literal["respond_breached", "resolve_breached"]
+    policy: ShortText
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+    skpd_code: ShortText
+    escalate_to: ShortText | None = Field(default=None, description="Parent SKPD code from the registry")
+
+    def event_id(self) -> str:
+        return f"sla:{self.report_id}:{self.kind}"
+
+
+class Notification(Event):
+    """What the notifier told whom (``aduan.notifications``); key = ``report_id``."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.notification.v1"
+
+    notification_id: ShortText
+    report_id: ReportId
+    about: ShortText = Field(description="CloudEvents type of the event that was notified")
+    recipient: ShortText = Field(description="SKPD code")
+    channel: Literal["webhook"] = "webhook"
+    outcome: Literal["delivered", "skipped", "failed"]
+    attempts: int = Field(ge=0)
+    detail: ShortText | None = None
+    at: AwareDatetime
+
+    def event_id(self) -> str:
+        return self.notification_id
+
+
+class DeadLetter(Event):
+    """A record no stage could handle (``aduan.dlq``); key = the original key."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.dead_letter.v1"
+
+    original_topic: ShortText
+    partition: int
+    offset: int
+    key: Annotated[str, Field(max_length=MAX_ID * 2)] | None = None
+    stage: ShortText
+    error: Annotated[str, Field(max_length=2_000)]
+    payload: str = Field(description="The original value: UTF-8 text, or base64 when not valid UTF-8")
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    failed_at: datetime
+
+    def event_id(self) -> str:
+        return f"dlq:{self.original_topic}:{self.partition}:{self.offset}:{self.stage}"
+
+    def subject(self) -> str | None:
+        return self.key

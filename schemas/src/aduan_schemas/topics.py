@@ -1,0 +1,144 @@
+"""The topic registry: the one place that names every topic, its key and its payload.
+
+Every service, topic creation and the AsyncAPI document read this. Tests isolate themselves with a
+name prefix (``TopicNames(prefix=...)``); production runs with no prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aduan_schemas.events import (
+    DeadLetter,
+    Event,
+    NormalizedReport,
+    Notification,
+    RawEmail,
+    RawQlue,
+    RawTwitter,
+    RoutedReport,
+    SlaEvent,
+    StatusUpdate,
+)
+
+SKPD_TOPIC_PREFIX = "aduan.skpd."
+SKPD_CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,100}$")
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    partitions: int
+    model: type[Event]
+    description: str
+
+
+RAW_MODELS: dict[str, type[Event]] = {"twitter": RawTwitter, "email": RawEmail, "qlue": RawQlue}
+CHANNELS: tuple[str, ...] = tuple(RAW_MODELS)
+
+RAW_TOPICS: dict[str, Topic] = {
+    channel: Topic(
+        name=f"aduan.raw.{channel}",
+        key="channel_message_id",
+        partitions=3,
+        model=model,
+        description=f"Raw reports from the {channel} channel, as received (contains reporter PII).",
+    )
+    for channel, model in RAW_MODELS.items()
+}
+NORMALIZED = Topic(
+    "aduan.reports.normalized", "report_id", 6, NormalizedReport,
+    "Cleaned, classified, geocoded, deduplicated reports (reporter pseudonymised).",
+)
+ROUTED = Topic(
+    "aduan.reports.routed", "report_id", 6, RoutedReport,
+    "Reports assigned to one SKPD, with their SLA deadlines.",
+)
+STATUS = Topic(
+    "aduan.reports.status", "report_id", 6, StatusUpdate,
+    "Status updates published by SKPD systems.",
+)
+SLA_EVENTS = Topic(
+    "aduan.sla.events", "report_id", 3, SlaEvent,
+    "Deadline breaches detected by the SLA monitor, with the escalation target.",
+)
+NOTIFICATIONS = Topic(
+    "aduan.notifications", "report_id", 3, Notification,
+    "Outcome of every notification sent (or skipped) by the notifier.",
+)
+DLQ = Topic(
+    "aduan.dlq", "original key", 1, DeadLetter,
+    "Records a stage could not handle, with the reason; headers name topic, partition, offset, stage.",
+)
+SKPD_TEMPLATE = Topic(
+    SKPD_TOPIC_PREFIX + "{skpd_code}", "report_id", 3, RoutedReport,
+    "The routed reports of one SKPD (one topic per unit in the SKPD registry).",
+)
+
+TOPICS: tuple[Topic, ...] = (*RAW_TOPICS.values(), NORMALIZED, ROUTED, STATUS, SLA_EVENTS, NOTIFICATIONS, DLQ)
+
+
+def skpd_topic_name(code: str) -> str:
+    if not SKPD_CODE_PATTERN.match(code):
+        raise ValueError(f"invalid SKPD code {code!r}: use lowercase letters, digits and '-'")
+    return SKPD_TOPIC_PREFIX + code
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Concrete topic names, optionally prefixed (tests give each test its own prefix)."""
+
+    prefix: str = ""
+
+    def _p(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def raw(self, channel: str) -> str:
+        return self._p(RAW_TOPICS[channel].name)
+
+    @property
+    def raw_all(self) -> list[str]:
+        return [self.raw(c) for c in CHANNELS]
+
+    @property
+    def normalized(self) -> str:
+        return self._p(NORMALIZED.name)
+
+    @property
+    def routed(self) -> str:
+        return self._p(ROUTED.name)
+
+    @property
+    def status(self) -> str:
+        return self._p(STATUS.name)
+
+    @property
+    def sla_events(self) -> str:
+        return self._p(SLA_EVENTS.name)
+
+    @property
+    def notifications(self) -> str:
+        return self._p(NOTIFICATIONS.name)
+
+    @property
+    def dlq(self) -> str:
+        return self._p(DLQ.name)
+
+    def skpd(self, code: str) -> str:
+        return self._p(skpd_topic_name(code))
+
+    def all_topics(self, skpd_codes: list[str]) -> list[tuple[str, int]]:
+        """Every topic to create: the fixed ones and one per SKPD, with partition counts."""
+        fixed = [(self._p(t.name), t.partitions) for t in TOPICS]
+        return fixed + [(self.skpd(c), SKPD_TEMPLATE.partitions) for c in skpd_codes]
+
+
+def describe() -> list[dict[str, Any]]:
+    """The registry as plain data (used by the AsyncAPI export and docs)."""
+    return [
+        {"name": t.name, "key": t.key, "partitions": t.partitions, "event_type": t.model.EVENT_TYPE}
+        for t in (*TOPICS, SKPD_TEMPLATE)
+    ]

@@ -1,0 +1,1 @@
+"""Aduan router: normalized report -> one SKPD, its topic, and SLA deadlines."""

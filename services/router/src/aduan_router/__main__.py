@@ -1,0 +1,3 @@
+from aduan_router.main import main
+
+main()
