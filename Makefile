@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 PKGS   := schemas libs/kit libs/cli $(sort $(wildcard services/*))
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
+# Kelurahan boundaries for GPS geocoding (configuration kept outside the project).
+BOUNDARIES ?= $(wildcard ../shared/data/jakarta-kelurahan.geojson)
 
 .PHONY: run test env lint typecheck check schemas lock bench clean
 
@@ -17,7 +19,7 @@ $(STAMP): requirements.txt $(foreach p,$(PKGS),$(p)/pyproject.toml)
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/aduan stack up
+	$(BIN)/aduan stack up $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -100,7 +100,7 @@ def main() -> None:
         p = out / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(content, encoding="utf-8")
-        print(p.relative_to(out))  # noqa: T201 - a CLI listing what it wrote
+        print(p.relative_to(out))
 
 
 if __name__ == "__main__":

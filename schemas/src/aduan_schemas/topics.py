@@ -50,31 +50,52 @@ RAW_TOPICS: dict[str, Topic] = {
     for channel, model in RAW_MODELS.items()
 }
 NORMALIZED = Topic(
-    "aduan.reports.normalized", "report_id", 6, NormalizedReport,
+    "aduan.reports.normalized",
+    "report_id",
+    6,
+    NormalizedReport,
     "Cleaned, classified, geocoded, deduplicated reports (reporter pseudonymised).",
 )
 ROUTED = Topic(
-    "aduan.reports.routed", "report_id", 6, RoutedReport,
+    "aduan.reports.routed",
+    "report_id",
+    6,
+    RoutedReport,
     "Reports assigned to one SKPD, with their SLA deadlines.",
 )
 STATUS = Topic(
-    "aduan.reports.status", "report_id", 6, StatusUpdate,
+    "aduan.reports.status",
+    "report_id",
+    6,
+    StatusUpdate,
     "Status updates published by SKPD systems.",
 )
 SLA_EVENTS = Topic(
-    "aduan.sla.events", "report_id", 3, SlaEvent,
+    "aduan.sla.events",
+    "report_id",
+    3,
+    SlaEvent,
     "Deadline breaches detected by the SLA monitor, with the escalation target.",
 )
 NOTIFICATIONS = Topic(
-    "aduan.notifications", "report_id", 3, Notification,
+    "aduan.notifications",
+    "report_id",
+    3,
+    Notification,
     "Outcome of every notification sent (or skipped) by the notifier.",
 )
 DLQ = Topic(
-    "aduan.dlq", "original key", 1, DeadLetter,
+    "aduan.dlq",
+    "original key",
+    1,
+    DeadLetter,
     "Records a stage could not handle, with the reason; headers name topic, partition, offset, stage.",
 )
 SKPD_TEMPLATE = Topic(
-    SKPD_TOPIC_PREFIX + "{skpd_code}", "report_id", 3, RoutedReport,
+    SKPD_TOPIC_PREFIX + "{skpd_code}",
+    "report_id",
+    3,
+    RoutedReport,
     "The routed reports of one SKPD (one topic per unit in the SKPD registry).",
 )
 

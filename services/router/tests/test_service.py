@@ -16,7 +16,9 @@ async def test_routes_to_routed_and_skpd_topics_and_dead_letters_bad_input(commo
     t = common.topics
     report = normalized(category="pkl")
     await publish_bytes(common, t.normalized, b"{not json", key=b"bad")
-    await publish_bytes(common, t.normalized, report.model_dump_json().encode(), key=report.report_id.encode())
+    await publish_bytes(
+        common, t.normalized, report.model_dump_json().encode(), key=report.report_id.encode()
+    )
 
     async with running(build(RouterSettings(common=common))) as client:
         routed = await read_topic(common, t.routed, 1)

@@ -67,8 +67,11 @@ class ManagedProcess:
         if port_open(self.port):
             raise StartError(f"{self.name}: port {self.port} is already in use")
         self.proc = subprocess.Popen(
-            self.argv, env={**os.environ, **self.env}, stdout=self.log or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT if self.log else subprocess.DEVNULL, start_new_session=True,
+            self.argv,
+            env={**os.environ, **self.env},
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if self.log else subprocess.DEVNULL,
+            start_new_session=True,
         )
         return self
 
@@ -113,6 +116,15 @@ def tansu(port: int, log: IO[bytes] | None = None) -> ManagedProcess:
 
 def secantus(port: int, data_dir: Path, log: IO[bytes] | None = None) -> ManagedProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [secantus_command(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir),
-            "--log-level", "WARNING"]
+    argv = [
+        secantus_command(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(data_dir),
+        "--log-level",
+        "WARNING",
+    ]
     return ManagedProcess("secantusdb (MongoDB)", argv, port, log=log)

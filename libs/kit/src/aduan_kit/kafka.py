@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +32,11 @@ log = get_logger(component="kafka")
 
 MAX_RECORD_BYTES = 1_000_000
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    KafkaError, ConnectionFailure, httpx.TransportError, OSError, asyncio.TimeoutError,
+    KafkaError,
+    ConnectionFailure,
+    httpx.TransportError,
+    OSError,
+    asyncio.TimeoutError,
 )
 
 
@@ -41,6 +46,9 @@ class PermanentError(Exception):
 
 class TransientError(Exception):
     """A dependency failed; retry the record later without committing."""
+
+
+RETRYABLE: tuple[type[BaseException], ...] = (TransientError, *TRANSIENT_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -150,10 +158,8 @@ async def ensure_topics(bootstrap: str, topics: Sequence[tuple[str, int]]) -> li
         created = []
         for i in range(0, len(missing), 100):
             chunk = missing[i : i + 100]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won the race
                 await admin.create_topics(chunk)
-            except TopicAlreadyExistsError:
-                pass
             created += [t.name for t in chunk]
         return created
     finally:
@@ -174,7 +180,7 @@ def _dead_letter(rec: ConsumerRecord, stage: str, error: BaseException) -> DeadL
         stage=stage,
         error=f"{type(error).__name__}: {error}"[:2000],
         payload=payload,
-        payload_encoding=encoding,  # type: ignore[arg-type]
+        payload_encoding=encoding,
         failed_at=datetime.now(UTC),
     )
 
@@ -266,9 +272,12 @@ class StreamWorker:
                     await self._handle(sub, rec, pending)
 
     async def _handle(self, sub: Subscription, rec: ConsumerRecord, pending: list[Any]) -> Any:
-        """Handle one record; queue its outputs in ``pending``. Returns the event, or None if dead-lettered."""
+        """Handle one record, queueing its outputs in ``pending``; the event, or None if dead-lettered."""
         received = Received(
-            rec.topic, rec.partition, rec.offset, rec.key.decode(errors="replace") if rec.key else None,
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            rec.key.decode(errors="replace") if rec.key else None,
             tuple(rec.headers or ()),
         )
         try:
@@ -290,7 +299,7 @@ class StreamWorker:
             except PermanentError as e:
                 pending.append(await self._send_dead_letter(rec, self.stage, e))
                 return None
-            except (TransientError, *TRANSIENT_ERRORS) as e:
+            except RETRYABLE as e:
                 await self._backoff(f"{rec.topic}:{rec.partition}:{rec.offset}", e)
             except Exception as e:  # a bug or an unforeseen input: retry a little, then dead-letter
                 attempts += 1
@@ -308,8 +317,14 @@ class StreamWorker:
     async def _send_dead_letter(self, rec: ConsumerRecord, stage: str, error: BaseException) -> Any:
         letter = _dead_letter(rec, stage, error)
         metrics.EVENTS_DEAD_LETTERED.labels(stage, type(error).__name__).inc()
-        log.warning("dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                    stage=stage, error=letter.error)
+        log.warning(
+            "dead-lettered",
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            stage=stage,
+            error=letter.error,
+        )
         value, headers = cloudevents.encode(letter, self.producer.source)
         headers += [
             ("aduan_dlq_topic", rec.topic.encode()),

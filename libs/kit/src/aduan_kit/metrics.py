@@ -14,7 +14,9 @@ HANDLER_RETRIES = Counter(
     "aduan_handler_retries_total", "Retries of a record after a transient failure", ["stage"]
 )
 HANDLE_SECONDS = Histogram(
-    "aduan_handle_seconds", "Time to handle one record, produce its outputs included", ["stage"],
+    "aduan_handle_seconds",
+    "Time to handle one record, produce its outputs included",
+    ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 CONSUMER_LAG = Gauge("aduan_consumer_lag", "Records behind the end of each partition", ["topic", "partition"])

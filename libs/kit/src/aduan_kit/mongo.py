@@ -18,7 +18,9 @@ DUPLICATE_KEY = 11000
 
 def mongo_client(common: CommonSettings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
-        common.mongodb_url.get_secret_value(), tz_aware=True, serverSelectionTimeoutMS=5_000,
+        common.mongodb_url.get_secret_value(),
+        tz_aware=True,
+        serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
     )
 
@@ -31,8 +33,10 @@ async def reachable(client: AsyncMongoClient[dict[str, Any]]) -> bool:
     return True
 
 
-async def insert_many_ignoring_duplicates(coll: AsyncCollection[dict[str, Any]], docs: list[dict[str, Any]]) -> int:
-    """Insert in one round trip; documents whose ``_id`` exists already are skipped. Returns inserted count."""
+async def insert_many_ignoring_duplicates(
+    coll: AsyncCollection[dict[str, Any]], docs: list[dict[str, Any]]
+) -> int:
+    """Insert in one round trip, skipping documents whose ``_id`` exists; returns the inserted count."""
     if not docs:
         return 0
     try:

@@ -12,6 +12,10 @@ from aduan_kit.settings import ServiceSettings
 def serve(name: str, app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(name, settings.common.log_level)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=10,
     )

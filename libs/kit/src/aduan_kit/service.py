@@ -69,7 +69,9 @@ def build_service(
         wiring = await setup(rt)
         worker = None
         if wiring.subscriptions:
-            worker = StreamWorker(common, rt.group_id(), wiring.stage or name, wiring.subscriptions, rt.producer)
+            worker = StreamWorker(
+                common, rt.group_id(), wiring.stage or name, wiring.subscriptions, rt.producer
+            )
         tasks = [asyncio.create_task(t()) for t in wiring.tasks]
         if worker is not None:
             tasks.append(asyncio.create_task(worker.run()))

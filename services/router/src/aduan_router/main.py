@@ -31,7 +31,8 @@ def build(settings: RouterSettings) -> FastAPI:
 
     async def setup(_: Runtime) -> Wiring:
         return Wiring(
-            subscriptions=[Subscription(topics.normalized, parser_for(NormalizedReport), handle)], stage="route"
+            subscriptions=[Subscription(topics.normalized, parser_for(NormalizedReport), handle)],
+            stage="route",
         )
 
     return build_service(NAME, settings.common, setup)

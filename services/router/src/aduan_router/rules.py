@@ -14,7 +14,9 @@ def pick_unit(report: NormalizedReport, city: CityConfig) -> tuple[SkpdUnit, Rou
     version = city.routing.version
     if rule is None:
         unit = city.skpd.get(city.routing.fallback)
-        return unit, Routing(rule="fallback", version=version, reason=f"no rule for category {report.category}")
+        return unit, Routing(
+            rule="fallback", version=version, reason=f"no rule for category {report.category}"
+        )
     if rule.to != KELURAHAN_TARGET:
         return city.skpd.get(rule.to), Routing(
             rule=rule.id, version=version, reason=f"category {report.category} goes to {rule.to}"
@@ -26,7 +28,9 @@ def pick_unit(report: NormalizedReport, city: CityConfig) -> tuple[SkpdUnit, Rou
         )
     fallback = rule.otherwise or city.routing.fallback
     return city.skpd.get(fallback), Routing(
-        rule=rule.id, version=version, reason=f"kelurahan unknown; category {report.category} goes to {fallback}"
+        rule=rule.id,
+        version=version,
+        reason=f"kelurahan unknown; category {report.category} goes to {fallback}",
     )
 
 

@@ -18,6 +18,22 @@ async def create_all_topics(common: CommonSettings) -> None:
     await ensure_topics(common.kafka_bootstrap, common.topics.all_topics(codes))
 
 
+async def _reader(common: CommonSettings, topic: str) -> AIOKafkaConsumer:
+    """A consumer of ``topic`` from its start, in a group of its own (it never commits)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=common.kafka_bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=20,
+        session_timeout_ms=3_000,
+        heartbeat_interval_ms=500,
+    )
+    await consumer.start()
+    return consumer
+
+
 async def read_topic(
     common: CommonSettings, topic: str, count: int, timeout: float = 30, settle: float = 0.0
 ) -> list[ConsumerRecord[Any, Any]]:
@@ -26,12 +42,7 @@ async def read_topic(
     With ``settle`` > 0, keeps reading that long after ``count`` is reached, so a test can assert that
     no extra record arrives.
     """
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=common.kafka_bootstrap, group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=20,
-        session_timeout_ms=3_000, heartbeat_interval_ms=500,
-    )
-    await consumer.start()
+    consumer = await _reader(common, topic)
     out: list[ConsumerRecord[Any, Any]] = []
     try:
         deadline = time.monotonic() + timeout
@@ -50,7 +61,10 @@ async def read_topic(
 
 
 async def publish_bytes(
-    common: CommonSettings, topic: str, value: bytes, key: bytes | None = None,
+    common: CommonSettings,
+    topic: str,
+    value: bytes,
+    key: bytes | None = None,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
     producer = producer_for(common)
@@ -73,3 +87,39 @@ async def eventually(predicate: Any, timeout: float = 30, interval: float = 0.1)
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+async def find_events(
+    common: CommonSettings,
+    topic: str,
+    model: Any,
+    predicate: Any,
+    count: int = 1,
+    timeout: float = 30,
+    settle: float = 0.0,
+) -> list[Any]:
+    """Parse ``topic`` from the start with ``model`` and return the events matching ``predicate``, once
+    ``count`` of them were seen (then reading on for ``settle`` s, to catch any extra one)."""
+    consumer = await _reader(common, topic)
+    found: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline:
+            if len(found) >= count:
+                settle_until = settle_until or time.monotonic() + settle
+                if time.monotonic() >= settle_until:
+                    return found
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    try:
+                        ev = model.model_validate_json(r.value)
+                    except ValueError:
+                        continue
+                    if predicate(ev):
+                        found.append(ev)
+        if len(found) < count:
+            raise AssertionError(f"{topic}: {len(found)} of {count} matching events within {timeout} s")
+        return found
+    finally:
+        await consumer.stop()

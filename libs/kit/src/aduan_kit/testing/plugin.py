@@ -67,7 +67,7 @@ def common(kafka_bootstrap: str, mongodb_url: str) -> CommonSettings:
     tag = uuid.uuid4().hex[:10]
     return CommonSettings(
         kafka_bootstrap=kafka_bootstrap,
-        mongodb_url=mongodb_url,  # type: ignore[arg-type]
+        mongodb_url=mongodb_url,
         mongodb_db=f"test_{tag}",
         topic_prefix=f"t{tag}.",
         city_dir=CITY_DIR,

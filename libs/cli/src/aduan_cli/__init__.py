@@ -1,0 +1,1 @@
+"""The ``aduan`` command line."""

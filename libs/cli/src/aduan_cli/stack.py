@@ -1,0 +1,271 @@
+"""The embedded stack: Tansu, SecantusDB and every service as child processes on loopback ports.
+
+Used by ``aduan stack up`` and by the end-to-end tests (which pass their own broker, database, topic
+prefix and free ports). Stopping the stack stops every process group it started: nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from aduan_cli.services import ServiceSpec, discover
+from aduan_kit import embedded
+from aduan_kit.embedded import ManagedProcess, StartError
+from aduan_kit.kafka import ensure_topics
+from aduan_schemas.city import load_city
+from aduan_schemas.topics import TopicNames
+
+# The development profile: fast consumer-group joins on Tansu. Apache Kafka refuses sessions under 6 s,
+# so these values stay out of the services' defaults.
+DEV_KAFKA_ENV = {
+    "ADUAN_KAFKA_FETCH_MAX_WAIT_MS": "20",
+    "ADUAN_KAFKA_SESSION_TIMEOUT_MS": "3000",
+    "ADUAN_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+}
+SECRETS_FILE = "secrets.env"
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    city_dir: Path
+    boundaries: Path | None = None
+    kafka_port: int = 9092
+    mongo_port: int = 27017
+    kafka_bootstrap: str | None = None  # use this broker instead of starting Tansu
+    mongodb_url: str | None = None  # use this server instead of starting SecantusDB
+    mongodb_db: str = "aduan"
+    topic_prefix: str = ""
+    service_ports: dict[str, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ready_timeout_s: float = 60
+
+
+@dataclass
+class RunningService:
+    spec: ServiceSpec
+    port: int
+    process: ManagedProcess
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.specs = discover()
+        self.servers: list[ManagedProcess] = []
+        self.services: dict[str, RunningService] = {}
+        self.logs_dir = config.data_dir / "logs"
+        self._logs: list[IO[bytes]] = []
+
+    # -- start -------------------------------------------------------------------------------------
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.config.kafka_bootstrap or f"127.0.0.1:{self.config.kafka_port}"
+
+    @property
+    def mongodb_url(self) -> str:
+        return self.config.mongodb_url or f"mongodb://127.0.0.1:{self.config.mongo_port}"
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.config.topic_prefix)
+
+    def port_of(self, spec: ServiceSpec) -> int:
+        return self.config.service_ports.get(spec.name, spec.default_port)
+
+    def check_ports(self) -> None:
+        wanted = [(s.name, self.port_of(s)) for s in self.specs]
+        if self.config.kafka_bootstrap is None:
+            wanted.append(("kafka", self.config.kafka_port))
+        if self.config.mongodb_url is None:
+            wanted.append(("mongodb", self.config.mongo_port))
+        for name, port in wanted:
+            if embedded.port_open(port):
+                raise StartError(
+                    f"port {port} (for {name}) is already in use: stop what uses it or pick another"
+                )
+
+    def start(self) -> None:
+        if not self.specs:
+            raise StartError("no services installed: run `make env`")
+        city = load_city(self.config.city_dir)  # fail fast on a broken city configuration
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        self.check_ports()
+        try:
+            self._start_servers()
+            codes = [u.code for u in city.skpd.units]
+            asyncio.run(ensure_topics(self.kafka_bootstrap, self.topics.all_topics(codes)))
+            for spec in self.specs:
+                self._start_service(spec)
+            self.wait_ready(list(self.services))
+        except BaseException:
+            self.stop()
+            raise
+
+    def _log(self, name: str) -> IO[bytes]:
+        f = (self.logs_dir / f"{name}.log").open("ab")
+        self._logs.append(f)
+        return f
+
+    def _start_servers(self) -> None:
+        if self.config.kafka_bootstrap is None:
+            self.servers.append(embedded.tansu(self.config.kafka_port, self._log("tansu")).start())
+        if self.config.mongodb_url is None:
+            db_dir = self.config.data_dir / "mongodb"
+            self.servers.append(
+                embedded.secantus(self.config.mongo_port, db_dir, self._log("secantusdb")).start()
+            )
+        for s in self.servers:
+            s.wait_port(timeout=30)
+
+    def secrets(self) -> dict[str, str]:
+        """Dev values for every required secret, kept in the data dir (0600) so they survive restarts.
+        Values set in the environment win."""
+        path = self.config.data_dir / SECRETS_FILE
+        stored: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.split("=", 1)
+                    stored[k.strip()] = v.strip()
+        names = sorted({n for s in self.specs for n in s.required_secrets()})
+        changed = False
+        for n in names:
+            if n not in stored:
+                stored[n] = secrets.token_hex(24)
+                changed = True
+        if changed or not path.exists():
+            body = "# Development secrets of the embedded stack (generated). Never use them in production.\n"
+            body += "".join(f"{k}={v}\n" for k, v in sorted(stored.items()))
+            path.touch(mode=0o600, exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+            path.chmod(0o600)
+        return {n: os.environ.get(n, stored[n]) for n in names}
+
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        env = {
+            **DEV_KAFKA_ENV,
+            "ADUAN_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "ADUAN_MONGODB_URL": self.mongodb_url,
+            "ADUAN_MONGODB_DB": self.config.mongodb_db,
+            "ADUAN_TOPIC_PREFIX": self.config.topic_prefix,
+            "ADUAN_CITY_DIR": str(self.config.city_dir.resolve()),
+            spec.env_name("port"): str(self.port_of(spec)),
+            spec.env_name("host"): "127.0.0.1",
+            **self.secrets(),
+        }
+        if self.config.boundaries is not None:
+            env["ADUAN_NORMALIZER_BOUNDARIES_PATH"] = str(self.config.boundaries.resolve())
+        env.update(self.config.extra_env)
+        return env
+
+    def _start_service(self, spec: ServiceSpec) -> RunningService:
+        port = self.port_of(spec)
+        proc = ManagedProcess(
+            spec.name,
+            [sys.executable, "-m", spec.module],
+            port,
+            env=self.service_env(spec),
+            log=self._log(spec.name),
+        ).start()
+        previous = self.services.get(spec.name)
+        running = RunningService(spec, port, proc, restarts=previous.restarts + 1 if previous else 0)
+        self.services[spec.name] = running
+        return running
+
+    def wait_ready(self, names: list[str]) -> None:
+        deadline = time.monotonic() + self.config.ready_timeout_s
+        pending = set(names)
+        with httpx.Client(timeout=2) as client:
+            while pending:
+                for name in sorted(pending):
+                    svc = self.services[name]
+                    if not svc.process.alive:
+                        raise StartError(
+                            f"{name} exited during start-up; see {self.logs_dir / (name + '.log')}"
+                        )
+                    try:
+                        if client.get(f"{svc.url}/readyz").status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise StartError(
+                        f"not ready within {self.config.ready_timeout_s:.0f} s: {', '.join(sorted(pending))}"
+                    )
+                time.sleep(0.2)
+
+    # -- operate -----------------------------------------------------------------------------------
+    def kill(self, name: str) -> None:
+        """SIGKILL one service (crash simulation)."""
+        self.services[name].process.kill()
+
+    def restart(self, name: str, wait: bool = True) -> None:
+        svc = self.services[name]
+        svc.process.stop()
+        self._start_service(svc.spec)
+        if wait:
+            self.wait_ready([name])
+
+    def dead_services(self) -> list[str]:
+        return [n for n, s in self.services.items() if not s.process.alive]
+
+    def stop(self) -> None:
+        for svc in self.services.values():
+            svc.process.stop()
+        for server in reversed(self.servers):
+            server.stop()
+        for f in self._logs:
+            f.close()
+        self._logs.clear()
+
+    # -- describe ----------------------------------------------------------------------------------
+    def table(self) -> str:
+        rows = [("part", "where", "notes")]
+        rows.append(
+            (
+                "kafka",
+                self.kafka_bootstrap,
+                "Tansu (in memory)" if self.config.kafka_bootstrap is None else "external",
+            )
+        )
+        rows.append(
+            ("mongodb", self.mongodb_url, "SecantusDB" if self.config.mongodb_url is None else "external")
+        )
+        for name, svc in self.services.items():
+            note = "POST /v1/reports" if name.startswith("ingest-") else ""
+            if name == "sla-monitor":
+                note = "GET /v1/cases/{report_id}"
+            rows.append((name, svc.url, note))
+        width = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in width))
+        geo = (
+            f"GPS geocoding on: {self.config.boundaries}"
+            if self.config.boundaries is not None
+            else "GPS geocoding OFF: no boundaries file (pass --boundaries PATH or set ADUAN_BOUNDARIES_PATH)"
+        )
+        lines += [
+            "",
+            f"data dir:   {self.config.data_dir.resolve()}",
+            f"logs:       {self.logs_dir.resolve()}/<part>.log",
+            f"secrets:    {(self.config.data_dir / SECRETS_FILE).resolve()} (development values)",
+            f"city:       {self.config.city_dir.resolve()}",
+            geo,
+        ]
+        return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Cross-service tests: the whole pipeline as processes, against the session's real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aduan_cli.stack import Stack, StackConfig
+from aduan_kit.embedded import free_port
+from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.plugin import CITY_DIR
+from aduan_kit.testing.receiver import Receiver, webhook_receiver
+
+
+@pytest.fixture(scope="module")
+def skpd_inbox() -> Iterator[Receiver]:
+    with webhook_receiver() as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def stack(
+    kafka_bootstrap: str,
+    mongodb_url: str,
+    boundaries_path: Path,
+    skpd_inbox: Receiver,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    tag = uuid.uuid4().hex[:8]
+    s = Stack(
+        StackConfig(
+            data_dir=tmp_path_factory.mktemp("stack"),
+            city_dir=CITY_DIR,
+            boundaries=boundaries_path,
+            kafka_bootstrap=kafka_bootstrap,
+            mongodb_url=mongodb_url,
+            mongodb_db=f"e2e_{tag}",
+            topic_prefix=f"e2e{tag}.",
+            service_ports={},
+            extra_env={
+                "ADUAN_NOTIFIER_WEBHOOK_URL_TEMPLATE": skpd_inbox.url + "/skpd/{skpd_code}",
+                "ADUAN_SLA_MONITOR_SCAN_INTERVAL_S": "0.2",
+            },
+        )
+    )
+    s.config.service_ports = {spec.name: free_port() for spec in s.specs}
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def stack_common(stack: Stack) -> CommonSettings:
+    """Settings that point test helpers at the stack's broker, database and topics."""
+    return CommonSettings(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        mongodb_url=stack.mongodb_url,  # type: ignore[arg-type]
+        mongodb_db=stack.config.mongodb_db,
+        topic_prefix=stack.config.topic_prefix,
+        city_dir=CITY_DIR,
+    )
