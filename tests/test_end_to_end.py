@@ -23,7 +23,7 @@ MONAS = (-6.1754, 106.8272)
 def qlue_payload(created_at: datetime | None = None, **over: Any) -> dict[str, Any]:
     payload = {
         "id": f"QLU-{uuid.uuid4().hex[:10]}",
-        "created_at": (created_at or datetime.now(UTC)).isoformat(),
+        "created_at": (created_at or datetime.now(UTC)).replace(microsecond=0).isoformat(),  # BSON keeps ms
         "description": "Tumpukan sampah di trotoar, sudah tiga hari tidak diangkut",
         "category": "Sampah",
         "lat": MONAS[0],

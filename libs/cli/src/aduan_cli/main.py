@@ -129,11 +129,14 @@ def normalize(args: argparse.Namespace) -> int:
         )
         return 2
     if args.boundaries is None:
-        print("aduan: no boundaries file: GPS geocoding is off", file=sys.stderr)
+        print("aduan: no boundaries file: GPS geocoding is off (text only)", file=sys.stderr)
+    elif not args.boundaries.is_file():
+        print(f"aduan: boundaries file not found: {args.boundaries}", file=sys.stderr)
+        return 2
     city = load_city(args.city_dir)
     results = normalize_lines(
         sys.stdin,
-        geocoder=load_geocoder(args.boundaries),
+        geocoder=load_geocoder(args.boundaries, registry=city.skpd),
         taxonomy=city.taxonomy,
         pseudonym_key=key,
         now_fn=utc_now,

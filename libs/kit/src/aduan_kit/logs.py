@@ -29,4 +29,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(**bound: Any) -> Any:
-    return structlog.get_logger().bind(**bound)
+    """A lazy logger: modules call this at import, before ``configure_logging`` ran."""
+    return structlog.get_logger(**bound)

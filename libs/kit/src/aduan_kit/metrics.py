@@ -33,6 +33,9 @@ REPORTS_NORMALIZED = Counter(
 DUPLICATES_DROPPED = Counter(
     "aduan_duplicates_dropped_total", "Re-deliveries of a channel message that were dropped", ["channel"]
 )
+GEOCODING_GPS_ENABLED = Gauge(
+    "aduan_geocoding_gps_enabled", "1 when the normalizer loaded kelurahan boundaries (GPS geocoding on)", []
+)
 
 # Router.
 REPORTS_ROUTED = Counter("aduan_reports_routed_total", "Reports routed", ["skpd_level", "rule"])

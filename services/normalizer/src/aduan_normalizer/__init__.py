@@ -1,0 +1,1 @@
+"""Aduan normalizer: raw channel reports -> one clean, classified, geocoded, pseudonymised report each."""

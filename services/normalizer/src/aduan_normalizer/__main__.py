@@ -1,0 +1,3 @@
+from aduan_normalizer.main import main
+
+main()

@@ -1,0 +1,121 @@
+"""Wiring: consume every aduan.raw.<channel>, produce aduan.reports.normalized (key = report_id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from pydantic import ValidationError
+
+from aduan_kit import metrics
+from aduan_kit.kafka import Emit, Received, Subscription, parser_for
+from aduan_kit.logs import get_logger
+from aduan_kit.mongo import ProcessedKeys
+from aduan_kit.runner import serve
+from aduan_kit.service import Runtime, Wiring, build_service
+from aduan_kit.settings import load_settings
+from aduan_normalizer.classify import Classifier
+from aduan_normalizer.config import NormalizerSettings, settings_error
+from aduan_normalizer.dedupe import RedeliveryFilter
+from aduan_normalizer.geocode import Geocoder
+from aduan_normalizer.ids import report_id
+from aduan_normalizer.pipeline import load_geocoder, normalize
+from aduan_schemas.events import RawReport, raw_report_adapter
+
+NAME = "normalizer"
+
+log = get_logger(component=NAME)
+
+
+@dataclass
+class _State:
+    geocoder: Geocoder | None = None
+    dedupe: RedeliveryFilter | None = None
+
+
+def geocoding_status(settings: NormalizerSettings, geocoder: Geocoder | None) -> dict[str, Any]:
+    path = settings.boundaries_path
+    return {
+        "gps": bool(geocoder and geocoder.gps_enabled),
+        "text": geocoder is not None,
+        "boundaries": path.name if geocoder is not None and geocoder.gps_enabled and path else None,
+        "kelurahan": len(geocoder.places) if geocoder is not None else 0,
+        "snap_distance_m": settings.snap_distance_m,
+    }
+
+
+def build(settings: NormalizerSettings) -> FastAPI:
+    common = settings.common
+    city = common.load_city()
+    topics = common.topics
+    classifier = Classifier(city.taxonomy)
+    key = settings.pseudonym_key.get_secret_value()
+    state = _State()
+
+    def start_geocoder() -> None:
+        state.geocoder = load_geocoder(
+            settings.boundaries_path, snap_distance_m=settings.snap_distance_m, registry=city.skpd
+        )
+        gps = bool(state.geocoder and state.geocoder.gps_enabled)
+        metrics.GEOCODING_GPS_ENABLED.set(1 if gps else 0)
+        if gps:
+            log.info("geocoding with kelurahan boundaries", **geocoding_status(settings, state.geocoder))
+        else:
+            log.warning(
+                "GPS geocoding is OFF: no kelurahan boundaries file; reports are geocoded from their address "
+                "and text only (set ADUAN_NORMALIZER_BOUNDARIES_PATH to a boundaries GeoJSON)",
+                boundaries_path=str(settings.boundaries_path) if settings.boundaries_path else None,
+            )
+
+    async def handle(raw: RawReport, rec: Received) -> Sequence[Emit]:
+        assert state.dedupe is not None
+        rid = report_id(raw)
+        if await state.dedupe.is_duplicate(rid, (rec.topic, rec.partition, rec.offset)):
+            metrics.DUPLICATES_DROPPED.labels(raw.channel).inc()
+            log.info(
+                "duplicate dropped", report_id=rid, channel=raw.channel, topic=rec.topic, offset=rec.offset
+            )
+            return []
+        report = normalize(
+            raw, geocoder=state.geocoder, taxonomy=classifier, pseudonym_key=key, now=datetime.now(UTC)
+        )
+        state.dedupe.claim(
+            rid, (rec.topic, rec.partition, rec.offset), (report.category, report.geocode.method)
+        )
+        return [Emit(topics.normalized, report)]
+
+    async def after_delivery(events: list[Any]) -> None:
+        assert state.dedupe is not None
+        for category, method in await state.dedupe.delivered(report_id(e) for e in events):
+            metrics.REPORTS_NORMALIZED.labels(category, method).inc()
+
+    async def setup(rt: Runtime) -> Wiring:
+        start_geocoder()
+        state.dedupe = RedeliveryFilter(
+            ProcessedKeys(rt.db[settings.seen_collection]), settings.dedupe_memory
+        )
+        parse = parser_for(raw_report_adapter)
+        return Wiring(
+            subscriptions=[Subscription(t, parse, handle, after_delivery) for t in topics.raw_all],
+            stage="normalize",
+        )
+
+    ops = APIRouter(tags=["ops"])
+
+    @ops.get("/geocoding")
+    async def geocoding() -> dict[str, Any]:
+        """Whether GPS geocoding is on (boundaries loaded) or only text matching."""
+        return geocoding_status(settings, state.geocoder)
+
+    return build_service(NAME, common, setup, uses_mongo=True, routers=[ops])
+
+
+def main() -> None:
+    try:
+        settings = load_settings(NormalizerSettings)
+    except ValidationError as e:
+        raise SystemExit(settings_error(e)) from None
+    serve(NAME, build(settings), settings)

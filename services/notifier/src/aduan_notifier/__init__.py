@@ -1,0 +1,1 @@
+"""Aduan notifier: signed webhooks to SKPD systems for routed reports and SLA escalations."""

@@ -1,0 +1,3 @@
+from aduan_notifier.main import main
+
+main()

@@ -1,0 +1,3 @@
+from aduan_sla_monitor.main import main
+
+main()

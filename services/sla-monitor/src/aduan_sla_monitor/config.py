@@ -1,0 +1,16 @@
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from aduan_kit.settings import ServiceSettings
+
+
+class SlaMonitorSettings(ServiceSettings):
+    """Env prefix ``ADUAN_SLA_MONITOR_``; shared settings come from ``ADUAN_*`` (see the kit)."""
+
+    model_config = SettingsConfigDict(env_prefix="ADUAN_SLA_MONITOR_", extra="ignore")
+
+    port: int = 8113
+    scan_interval_s: float = Field(default=5.0, gt=0, description="Seconds between deadline scans")
+    scan_batch: int = Field(default=500, ge=1, le=10_000, description="Most cases examined per kind and scan")
+    scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
+    history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")

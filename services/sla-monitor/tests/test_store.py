@@ -1,0 +1,86 @@
+"""The case store against the real database: guarded writes, re-delivery, ordering, bounded history."""
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aduan_kit.mongo import mongo_client
+from aduan_kit.settings import CommonSettings
+from aduan_schemas.city import CityConfig
+from aduan_schemas.events import ReportStatus, RoutedReport, StatusUpdate
+from aduan_sla_monitor.cases import status_change
+from aduan_sla_monitor.store import CaseStore
+
+MakeRouted = Callable[..., RoutedReport]
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def store(common: CommonSettings) -> AsyncIterator[CaseStore]:
+    client = mongo_client(common)
+    s = CaseStore(client[common.mongodb_db], history_limit=3)
+    await s.ensure_indexes()
+    try:
+        yield s
+    finally:
+        await client.close()
+
+
+def update(report_id: str, status: ReportStatus, at: datetime, **kw: object) -> StatusUpdate:
+    return StatusUpdate(report_id=report_id, status=status, at=at, by="x", **kw)  # type: ignore[arg-type]
+
+
+async def test_redelivered_status_is_recognised(store: CaseStore, city: CityConfig) -> None:
+    change = status_change(update("r1", ReportStatus.RECEIVED, NOW), city.skpd)
+    assert await store.apply_status(change, NOW) == (True, True)
+    assert await store.apply_status(change, NOW) == (False, False)
+    case = await store.get("r1")
+    assert case is not None and len(case["history"]) == 1 and case["status"] == "received"
+
+
+async def test_routed_is_new_once_and_keeps_the_status(
+    store: CaseStore, make_routed: MakeRouted, city: CityConfig
+) -> None:
+    r = make_routed("dlh")
+    assert await store.apply_routed(r, NOW) is True
+    assert await store.apply_routed(r, NOW) is False
+    await store.apply_status(
+        status_change(update(r.report_id, ReportStatus.IN_PROGRESS, NOW), city.skpd), NOW
+    )
+    await store.apply_routed(r, NOW)
+    case = await store.get(r.report_id)
+    assert case is not None and case["status"] == "in_progress" and case["skpd_code"] == "dlh"
+
+
+async def test_out_of_order_updates_keep_the_latest_status_and_the_first_answer(
+    store: CaseStore, city: CityConfig
+) -> None:
+    later = status_change(update("r2", ReportStatus.RESOLVED, NOW + timedelta(hours=2)), city.skpd)
+    earlier = status_change(update("r2", ReportStatus.IN_PROGRESS, NOW + timedelta(hours=1)), city.skpd)
+    await store.apply_status(later, NOW)
+    await store.apply_status(earlier, NOW)
+    case = await store.get("r2")
+    assert case is not None and case["status"] == "resolved"
+    assert case["responded_at"] == NOW + timedelta(hours=1)
+    assert case["closed_at"] == NOW + timedelta(hours=2)
+
+
+async def test_history_is_bounded(store: CaseStore, city: CityConfig) -> None:
+    for i in range(5):
+        note = update("r3", ReportStatus.IN_PROGRESS, NOW + timedelta(minutes=i), note=f"step {i}")
+        await store.apply_status(status_change(note, city.skpd), NOW)
+    case = await store.get("r3")
+    assert case is not None and [h["note"] for h in case["history"]] == ["step 2", "step 3", "step 4"]
+
+
+async def test_breach_marks_are_recorded_once(store: CaseStore, make_routed: MakeRouted) -> None:
+    r = make_routed("dlh", received_at=NOW - timedelta(days=8))
+    await store.apply_routed(r, NOW)
+    assert [d["_id"] for d in await store.due(NOW, 10)] == [r.report_id]
+    assert await store.mark_breaches([(r.report_id, "respond_breached", NOW)]) == 1
+    assert await store.mark_breaches([(r.report_id, "respond_breached", NOW)]) == 0
+    assert [d["_id"] for d in await store.due(NOW, 10)] == [r.report_id]  # resolve still due
+    await store.mark_breaches([(r.report_id, "resolve_breached", NOW)])
+    assert await store.due(NOW, 10) == []
+    assert await store.count_open() == 1
