@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 # Kelurahan boundaries for GPS geocoding (configuration kept outside the project).
 BOUNDARIES ?= $(wildcard ../shared/data/jakarta-kelurahan.geojson)
 
-.PHONY: run test env lint typecheck check schemas lock bench clean
+.PHONY: run test env tools lint typecheck check schemas lock bench clean
 
 env: $(STAMP)
 
@@ -21,7 +21,15 @@ $(STAMP): requirements.txt $(foreach p,$(PKGS),$(p)/pyproject.toml)
 run: $(STAMP)
 	$(BIN)/aduan stack up $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
 
-test: $(STAMP)
+# promtool (Debian package `prometheus`) checks and unit-tests the alert rules.
+tools:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool not found: install the Debian package 'prometheus'" >&2; exit 1; fi; }
+
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

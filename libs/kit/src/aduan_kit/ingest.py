@@ -24,14 +24,15 @@ from typing import Any, TypeVar
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings
 
 from aduan_kit import metrics
 from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit
 from aduan_kit.logs import get_logger
 from aduan_kit.service import Runtime, Wiring, build_service
-from aduan_kit.settings import ServiceSettings
+from aduan_kit.settings import CommonSettings, ServiceSettings
 from aduan_kit.signing import DEFAULT_TOLERANCE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from aduan_schemas.events import RawReport
 from aduan_schemas.topics import CHANNELS
@@ -41,6 +42,7 @@ log = get_logger(component="ingest")
 REPORTS_PATH = "/v1/reports"
 RETRY_AFTER_S = 5
 MAX_REASON_ERRORS = 5
+MIN_SECRET_LENGTH = 16
 
 ChannelParser = Callable[[bytes, datetime], RawReport]
 """A channel's pure payload parser: request body and the time of receipt -> its raw event.
@@ -60,11 +62,18 @@ class IngestSettings(ServiceSettings):
     """Settings every ingest service shares. Subclasses set ``env_prefix`` (``ADUAN_INGEST_<CHANNEL>_``)."""
 
     webhook_secret: SecretStr = Field(
-        min_length=16, description="HMAC key of the X-Aduan-Signature header (required, no default)"
+        description="HMAC key of the X-Aduan-Signature header (required, no default)"
     )
     signature_tolerance_s: int = Field(default=DEFAULT_TOLERANCE_S, ge=1, le=3_600)
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1_024)
     publish_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
 
 
 S = TypeVar("S", bound=IngestSettings)
@@ -79,7 +88,9 @@ def load_ingest_settings(cls: type[S]) -> S:
     try:
         return cls()
     except ValidationError as e:
-        prefix = str(cls.model_config.get("env_prefix", ""))
+        models: tuple[type[BaseSettings], ...] = (cls, CommonSettings)  # common is built inside cls
+        model = next((m for m in models if m.__name__ == e.title), cls)
+        prefix = str(model.model_config.get("env_prefix", ""))
         problems = "; ".join(
             f"{prefix}{'_'.join(str(p) for p in err['loc'])}".upper() + f": {err['msg']}"
             for err in e.errors()
@@ -139,12 +150,11 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings) 
         raise ValueError(f"unknown channel {channel!r}: add it to the topic registry first")
     secret = settings.webhook_secret.get_secret_value()
     router = APIRouter(tags=["ingest"])
-    clog = log.bind(channel=channel)
 
-    def reject(status: int, outcome: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    def reject(status: int, outcome: str, reason: str) -> JSONResponse:
         metrics.INGEST_REQUESTS.labels(channel, outcome).inc()
-        clog.warning("report rejected", outcome=outcome, status=status, reason=reason)
-        return JSONResponse({"detail": reason}, status_code=status, headers=headers)
+        log.warning("report rejected", channel=channel, outcome=outcome, status=status, reason=reason)
+        return JSONResponse({"detail": reason}, status_code=status)
 
     @router.post(
         REPORTS_PATH,
@@ -183,12 +193,17 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings) 
             await publish(request.app.state.runtime, channel, raw, settings.publish_timeout_s)
         except PublishFailed as e:
             metrics.INGEST_REQUESTS.labels(channel, "unavailable").inc()
-            clog.error("report not published", reason=str(e), channel_message_id=raw.channel_message_id)
+            log.error(
+                "report not published",
+                channel=channel,
+                reason=str(e),
+                channel_message_id=raw.channel_message_id,
+            )
             return JSONResponse(
                 {"detail": f"{e}; retry later"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
             )
         metrics.INGEST_REQUESTS.labels(channel, "accepted").inc()
-        clog.info("report accepted", channel_message_id=raw.channel_message_id)
+        log.info("report accepted", channel=channel, channel_message_id=raw.channel_message_id)
         return JSONResponse(
             {"status": "accepted", "channel": channel, "channel_message_id": raw.channel_message_id},
             status_code=202,

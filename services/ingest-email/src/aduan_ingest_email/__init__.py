@@ -1,0 +1,1 @@
+"""Aduan email ingest: signed RFC 822 message webhook -> aduan.raw.email."""

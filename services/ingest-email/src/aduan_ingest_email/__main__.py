@@ -1,0 +1,3 @@
+from aduan_ingest_email.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Aduan Qlue ingest: signed Qlue report webhook -> aduan.raw.qlue."""

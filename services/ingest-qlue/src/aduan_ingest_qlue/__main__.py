@@ -1,0 +1,3 @@
+from aduan_ingest_qlue.main import main
+
+main()

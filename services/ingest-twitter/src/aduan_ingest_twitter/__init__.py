@@ -1,0 +1,1 @@
+"""Aduan Twitter/X ingest: signed X API v2 tweet webhook -> aduan.raw.twitter."""

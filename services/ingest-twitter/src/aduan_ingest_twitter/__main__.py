@@ -1,0 +1,3 @@
+from aduan_ingest_twitter.main import main
+
+main()
