@@ -15,13 +15,13 @@ from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def skpd_inbox() -> Iterator[Receiver]:
     with webhook_receiver() as r:
         yield r
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(
     kafka_bootstrap: str,
     mongodb_url: str,

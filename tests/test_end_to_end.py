@@ -16,6 +16,7 @@ from aduan_kit.signing import sign
 from aduan_kit.testing.kafka import eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.receiver import Receiver
 from aduan_schemas.events import DeadLetter, NormalizedReport, Notification, RawQlue, RoutedReport, SlaEvent
+from aduan_schemas.ids import report_id_for
 
 MONAS = (-6.1754, 106.8272)
 
@@ -71,6 +72,7 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
     resp = post_qlue(stack, payload)
     assert resp.status_code == 202, resp.text
     msg_id = payload["id"]
+    assert resp.json()["report_id"] == report_id_for("qlue", msg_id)
 
     raw = await find_events(stack_common, t.raw("qlue"), RawQlue, lambda e: e.channel_message_id == msg_id)
     assert raw[0].category_hint == "Sampah" and raw[0].reporter.phone == "+6281234567890"
@@ -80,6 +82,7 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
     )
     assert report.area is not None and report.area.kelurahan == "Gambir"
     assert (report.geocode.method, report.category) == ("gps", "sampah")
+    assert report.report_id == resp.json()["report_id"]
     serialized = report.model_dump_json()
     assert "+6281234567890" not in serialized and "Budi" not in serialized  # pseudonymised
 

@@ -7,10 +7,10 @@ import pytest
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import GAMBIR, MONAS, raw_qlue
 from aduan_normalizer.geocode import Geocoder
-from aduan_normalizer.ids import report_id
 from aduan_normalizer.pipeline import clean_text, load_geocoder, normalize, normalize_lines
 from aduan_schemas.city import CityConfig, load_city
 from aduan_schemas.events import NormalizedReport, Reporter
+from aduan_schemas.ids import report_id
 
 KEY = "test-pseudonym-key-0123456789"
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from aduan_kit.testing.app import running
 from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
 from aduan_kit.testing.samples import GAMBIR, MONAS, raw_qlue
 from aduan_normalizer.config import NormalizerSettings
-from aduan_normalizer.ids import report_id
 from aduan_normalizer.main import build
 from aduan_schemas.events import DeadLetter, NormalizedReport
+from aduan_schemas.ids import report_id
 
 KEY = SecretStr("service-test-pseudonym-key-0123")
 

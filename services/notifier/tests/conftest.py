@@ -1,69 +1,13 @@
 """A real HTTP receiver on a free loopback port, standing in for SKPD systems."""
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-
-@dataclass(frozen=True)
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    base_url: str = ""
-    requests: list[Request] = field(default_factory=list)
-    script: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to answer, then 200
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, path: str, *statuses: int) -> None:
-        with self.lock:
-            self.script[path] = list(statuses)
-
-    def to(self, path: str) -> list[Request]:
-        with self.lock:
-            return [r for r in self.requests if r.path == path]
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.requests)
+from aduan_kit.testing.receiver import Receiver, webhook_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            with state.lock:
-                state.requests.append(
-                    Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-                queued = state.script.get(self.path) or []
-                status = queued.pop(0) if queued else 200
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with webhook_receiver() as r:
+        yield r

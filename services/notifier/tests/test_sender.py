@@ -1,13 +1,10 @@
 """The sender against a real HTTP receiver (and a closed port): attempts, back-off, outcome."""
 
-from typing import Any
-
 import httpx
 
 from aduan_kit.embedded import free_port
+from aduan_kit.testing.receiver import Receiver
 from aduan_notifier.sender import WebhookSender
-
-Receiver = Any  # the fixture from conftest.py
 
 
 def make(client: httpx.AsyncClient, waits: list[float], attempts: int = 4) -> WebhookSender:
@@ -22,7 +19,7 @@ async def test_retries_server_errors_with_bounded_backoff(receiver: Receiver) ->
     receiver.answer("/x", 503, 500, 429)
     waits: list[float] = []
     async with httpx.AsyncClient() as client:
-        result = await make(client, waits).post(f"{receiver.base_url}/x", b"{}", lambda: {"h": "1"})
+        result = await make(client, waits).post(f"{receiver.url}/x", b"{}", lambda: {"h": "1"})
     assert result.delivered and result.attempts == 4 and result.status_code == 200
     assert waits == [0.1, 0.2, 0.3]
     assert all(r.headers["h"] == "1" for r in receiver.to("/x"))
@@ -32,7 +29,7 @@ async def test_client_error_is_final(receiver: Receiver) -> None:
     receiver.answer("/x", 404)
     waits: list[float] = []
     async with httpx.AsyncClient() as client:
-        result = await make(client, waits).post(f"{receiver.base_url}/x", b"{}", dict)
+        result = await make(client, waits).post(f"{receiver.url}/x", b"{}", dict)
     assert not result.delivered and result.attempts == 1 and result.detail == "HTTP 404 Not Found"
     assert waits == []
 

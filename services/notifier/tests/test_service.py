@@ -9,6 +9,7 @@ from aduan_kit import signing
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
 from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
+from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized
 from aduan_notifier.config import NotifierSettings
 from aduan_notifier.main import build, settings_or_exit
@@ -22,7 +23,6 @@ from aduan_schemas.events import (
     SlaEvent,
 )
 
-Receiver = Any  # the fixture from conftest.py
 SECRET = "test-signing-secret"
 
 
@@ -51,7 +51,7 @@ async def publish(common: CommonSettings, topic: str, event: Event) -> None:
 
 
 def settings(common: CommonSettings, receiver: Receiver | None, **kw: Any) -> NotifierSettings:
-    template = f"{receiver.base_url}/skpd/{{skpd_code}}" if receiver else None
+    template = f"{receiver.url}/skpd/{{skpd_code}}" if receiver else None
     return NotifierSettings(
         common=common, signing_secret=SECRET, webhook_url_template=template,  # type: ignore[arg-type]
         backoff_initial_s=0.05, backoff_max_s=0.2, request_timeout_s=3, **kw,

@@ -35,6 +35,7 @@ from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import CommonSettings, ServiceSettings
 from aduan_kit.signing import DEFAULT_TOLERANCE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from aduan_schemas.events import RawReport
+from aduan_schemas.ids import report_id
 from aduan_schemas.topics import CHANNELS
 
 log = get_logger(component="ingest")
@@ -203,9 +204,15 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings) 
                 {"detail": f"{e}; retry later"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
             )
         metrics.INGEST_REQUESTS.labels(channel, "accepted").inc()
-        log.info("report accepted", channel=channel, channel_message_id=raw.channel_message_id)
+        rid = report_id(raw)
+        log.info("report accepted", channel=channel, channel_message_id=raw.channel_message_id, report_id=rid)
         return JSONResponse(
-            {"status": "accepted", "channel": channel, "channel_message_id": raw.channel_message_id},
+            {
+                "status": "accepted",
+                "channel": channel,
+                "channel_message_id": raw.channel_message_id,
+                "report_id": rid,  # the id the report will carry from here on; citizens can quote it
+            },
             status_code=202,
         )
 

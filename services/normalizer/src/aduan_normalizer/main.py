@@ -21,9 +21,9 @@ from aduan_normalizer.classify import Classifier
 from aduan_normalizer.config import NormalizerSettings, settings_error
 from aduan_normalizer.dedupe import RedeliveryFilter
 from aduan_normalizer.geocode import Geocoder
-from aduan_normalizer.ids import report_id
 from aduan_normalizer.pipeline import load_geocoder, normalize
 from aduan_schemas.events import RawReport, raw_report_adapter
+from aduan_schemas.ids import report_id
 
 NAME = "normalizer"
 

@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from aduan_normalizer.classify import Classifier
 from aduan_normalizer.geocode import DEFAULT_SNAP_M, NO_MATCH, Geocoder
-from aduan_normalizer.ids import report_id
 from aduan_normalizer.pseudonym import pseudonymise
 from aduan_schemas.city import SkpdRegistry, Taxonomy
 from aduan_schemas.events import NormalizedReport, RawReport, raw_report_adapter
+from aduan_schemas.ids import report_id
 
 # Control characters become spaces (then collapse); invisible format marks that only confuse matching
 # (zero-width space, BOM, direction marks) are dropped. Zero-width joiners stay: emoji need them.

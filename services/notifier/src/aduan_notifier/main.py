@@ -11,12 +11,13 @@ import httpx
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from aduan_kit import cloudevents, metrics, signing
+from aduan_kit import cloudevents, metrics
 from aduan_kit.kafka import Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
+from aduan_kit.signing import sign
 from aduan_notifier.config import NotifierSettings
 from aduan_notifier.delivery import Outcome, cloudevent_headers, notification, sent_key
 from aduan_notifier.sender import WebhookSender
@@ -74,7 +75,7 @@ def build(settings: NotifierSettings) -> FastAPI:
             source = cloudevents.header(received.headers, "ce_source") or f"/aduan/{NAME}"
 
             def headers() -> dict[str, str]:
-                return {**cloudevent_headers(event, source, datetime.now(UTC)), **signing.sign(secret, body)}
+                return {**cloudevent_headers(event, source, datetime.now(UTC)), **sign(secret, body)}
 
             result = await sender.post(url, body, headers)
             if not result.delivered:

@@ -1,4 +1,4 @@
-"""A real HTTP server on a loopback port that records what it receives (an SKPD system stand-in)."""
+"""A real HTTP server on a free loopback port that records what it receives (an SKPD system stand-in)."""
 
 from __future__ import annotations
 
@@ -9,35 +9,48 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-@dataclass
-class Received:
-    method: str
+@dataclass(frozen=True)
+class Request:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names
     body: bytes
 
 
 @dataclass
 class Receiver:
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)  # answered in order; 200 once exhausted
+    url: str = ""
+    requests: list[Request] = field(default_factory=list)
+    script: dict[str, list[int]] = field(default_factory=dict)  # path -> statuses to answer, then 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def paths(self) -> list[str]:
-        return [r.path for r in self.requests]
+    def answer(self, path: str, *statuses: int) -> None:
+        with self.lock:
+            self.script[path] = list(statuses)
+
+    def to(self, path: str) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.requests)
 
 
 @contextmanager
 def webhook_receiver() -> Iterator[Receiver]:
-    lock = threading.Lock()
-    state = Receiver(url="")
+    state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            with lock:
-                state.requests.append(Received("POST", self.path, dict(self.headers.items()), body))
-                status = state.statuses.pop(0) if state.statuses else 200
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            with state.lock:
+                state.requests.append(
+                    Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                queued = state.script.get(self.path) or []
+                status = queued.pop(0) if queued else 200
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -54,3 +67,4 @@ def webhook_receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(timeout=5)

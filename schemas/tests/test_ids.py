@@ -1,7 +1,7 @@
 import uuid
 
 from aduan_kit.testing.samples import raw_qlue
-from aduan_normalizer.ids import REPORT_ID_NAMESPACE, report_id, report_id_for
+from aduan_schemas.ids import REPORT_ID_NAMESPACE, report_id, report_id_for
 
 
 def test_report_id_is_uuid5_of_channel_and_message_id() -> None:

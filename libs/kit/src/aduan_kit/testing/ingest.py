@@ -1,0 +1,144 @@
+"""Test helpers for ingest adapters (``aduan_kit.ingest``): signed requests, rejections, accepted records.
+
+Every channel's webhook shares the signature check, the rejection statuses and the shape of what it
+publishes; these helpers state those once. A channel's own tests keep what is particular to it: its
+payloads, the invalid ones it must refuse, and the fields of its raw event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import ConsumerRecord
+from fastapi import FastAPI
+
+from aduan_kit.kafka import ensure_topics
+from aduan_kit.settings import CommonSettings
+from aduan_kit.signing import SIGNATURE_HEADER, sign
+from aduan_kit.testing.app import running
+from aduan_kit.testing.kafka import read_topic
+from aduan_schemas.ids import report_id_for
+
+Headers = Callable[[bytes], dict[str, str]]
+"""Builds a request's headers from the body it is sent with."""
+
+Rejected = tuple[str, bytes, Headers, int, str]
+"""A request that must be refused: (case name, body, headers, HTTP status, text in the ``detail``)."""
+
+OTHER_SECRET = "another-secret-0123456789"
+STALE_S = 3_600  # well outside the default 300 s window
+
+OUTCOMES = {401: "unauthorized", 413: "too_large", 422: "invalid"}
+"""The ``aduan_ingest_requests_total`` outcome a rejection with each status is counted under."""
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Header builders for one webhook secret. ``extra`` headers (e.g. content-type) go on every request."""
+
+    secret: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def signed(self, body: bytes) -> dict[str, str]:
+        return {**sign(self.secret, body), **self.extra}
+
+    def unsigned(self, body: bytes) -> dict[str, str]:
+        return dict(self.extra)
+
+    def wrong_key(self, body: bytes) -> dict[str, str]:
+        return {**sign(OTHER_SECRET, body), **self.extra}
+
+    def malformed(self, body: bytes) -> dict[str, str]:
+        return {**self.signed(body), SIGNATURE_HEADER: "md5=x"}
+
+    def tampered(self, body: bytes) -> dict[str, str]:
+        """Signed for another body: the one sent was changed after signing."""
+        return {**sign(self.secret, body + b" "), **self.extra}
+
+    def stale(self, body: bytes) -> dict[str, str]:
+        return {**sign(self.secret, body, int(time.time()) - STALE_S), **self.extra}
+
+    def rejections(self, body: bytes) -> list[Rejected]:
+        """The signature failures every channel refuses with 401; ``body`` is a valid payload."""
+        return [
+            ("unsigned", body, self.unsigned, 401, "missing X-Aduan-Timestamp"),
+            ("bad signature", body, self.wrong_key, 401, "signature does not match"),
+            ("malformed signature", body, self.malformed, 401, "signature does not match"),
+            ("tampered body", body, self.tampered, 401, "signature does not match"),
+            ("stale timestamp", body, self.stale, 401, "outside the 300 s window"),
+        ]
+
+
+def ingest_count(metrics_text: str, channel: str, outcome: str) -> float:
+    """The value of ``aduan_ingest_requests_total`` for ``channel`` and ``outcome`` (0 when absent)."""
+    sample = f'aduan_ingest_requests_total{{channel="{channel}",outcome="{outcome}"}} '
+    for line in metrics_text.splitlines():
+        if line.startswith(sample):
+            return float(line[len(sample) :])
+    return 0.0
+
+
+async def assert_rejections_publish_nothing(
+    common: CommonSettings, channel: str, app: FastAPI, path: str, cases: Sequence[Rejected]
+) -> None:
+    """POST every case to ``app``: each gets its status and reason, is counted under its outcome, and
+    nothing reaches ``aduan.raw.<channel>``.
+
+    ``cases`` must cover each rejection status (401, 413, 422). The topic is the test's own (``common``
+    has a prefix per test), so any record on it came from one of these requests.
+    """
+    statuses = {status for _, _, _, status, _ in cases}
+    assert statuses >= OUTCOMES.keys(), (
+        f"cases cover statuses {sorted(statuses)}, not all of {list(OUTCOMES)}"
+    )
+    topic = common.topics.raw(channel)
+    await ensure_topics(common.kafka_bootstrap, [(topic, 3)])
+    async with running(app) as client:
+        before = (await client.get("/metrics")).text
+        for case, body, headers, status, reason in cases:
+            resp = await client.post(path, content=body, headers=headers(body))
+            assert resp.status_code == status, f"{case}: {resp.text}"
+            assert reason in resp.json()["detail"], case
+        after = (await client.get("/metrics")).text
+    published = await read_topic(common, topic, 1, timeout=1.5)
+    assert published == [], [r.key for r in published]
+    for status, outcome in OUTCOMES.items():
+        expected = sum(1 for _, _, _, s, _ in cases if s == status)
+        counted = ingest_count(after, channel, outcome) - ingest_count(before, channel, outcome)
+        assert counted == expected, f"{outcome}: counted {counted:g}, expected {expected}"
+
+
+def assert_accepted(
+    resp: httpx.Response,
+    records: Sequence[ConsumerRecord[Any, Any]],
+    channel: str,
+    channel_message_id: str,
+) -> ConsumerRecord[Any, Any]:
+    """The 202 answer to one report and the one raw record it published; returns that record.
+
+    Checks the body (with the ``report_id`` the report keeps downstream), the record's key and its
+    CloudEvents headers. The record's value is the channel's raw event: its test checks the fields.
+    """
+    assert resp.status_code == 202, resp.text
+    assert resp.json() == {
+        "status": "accepted",
+        "channel": channel,
+        "channel_message_id": channel_message_id,
+        "report_id": report_id_for(channel, channel_message_id),
+    }
+    assert len(records) == 1, [r.key for r in records]
+    rec = records[0]
+    assert rec.key == channel_message_id.encode()
+    headers = dict(rec.headers)
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"aduan.report.raw.v1"
+    assert headers["ce_id"] == f"raw:{channel}:{channel_message_id}".encode()
+    assert headers["ce_source"] == f"/aduan/ingest-{channel}".encode()
+    assert headers["ce_subject"] == channel_message_id.encode()
+    assert headers["ce_time"]
+    assert headers["content-type"] == b"application/json"
+    return rec
