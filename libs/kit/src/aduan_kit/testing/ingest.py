@@ -1,8 +1,8 @@
 """Test helpers for ingest adapters (``aduan_kit.ingest``): signed requests, rejections, accepted records.
 
-Every channel's webhook shares the signature check, the rejection statuses and the shape of what it
-publishes; these helpers state those once. A channel's own tests keep what is particular to it: its
-payloads, the invalid ones it must refuse, and the fields of its raw event.
+Every channel's webhook shares the signature check, the rejection statuses, the start-up check of its
+secret and the shape of what it publishes; these helpers state those once. A channel's own tests keep
+what is particular to it: its payloads, the invalid ones it must refuse and the fields of its raw event.
 """
 
 from __future__ import annotations
@@ -10,18 +10,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
+from aduan_kit.ingest import IngestSettings, load_ingest_settings
 from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings
 from aduan_kit.signing import SIGNATURE_HEADER, sign
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import read_topic
+from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_schemas.events import RawReport
 from aduan_schemas.ids import report_id_for
+
+WEBHOOK_PATH = "/v1/reports"
+"""Where senders post reports. Spelled out rather than imported, so that moving it fails the tests."""
 
 Headers = Callable[[bytes], dict[str, str]]
 """Builds a request's headers from the body it is sent with."""
@@ -34,6 +40,8 @@ STALE_S = 3_600  # well outside the default 300 s window
 
 OUTCOMES = {401: "unauthorized", 413: "too_large", 422: "invalid"}
 """The ``aduan_ingest_requests_total`` outcome a rejection with each status is counted under."""
+
+R = TypeVar("R", bound=RawReport)
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,8 @@ def ingest_count(metrics_text: str, channel: str, outcome: str) -> float:
     return 0.0
 
 
-async def assert_rejections_publish_nothing(
-    common: CommonSettings, channel: str, app: FastAPI, path: str, cases: Sequence[Rejected]
+async def assert_rejected(
+    common: CommonSettings, channel: str, app: FastAPI, cases: Sequence[Rejected], path: str = WEBHOOK_PATH
 ) -> None:
     """POST every case to ``app``: each gets its status and reason, is counted under its outcome, and
     nothing reaches ``aduan.raw.<channel>``.
@@ -121,7 +129,7 @@ def assert_accepted(
     """The 202 answer to one report and the one raw record it published; returns that record.
 
     Checks the body (with the ``report_id`` the report keeps downstream), the record's key and its
-    CloudEvents headers. The record's value is the channel's raw event: its test checks the fields.
+    CloudEvents headers.
     """
     assert resp.status_code == 202, resp.text
     assert resp.json() == {
@@ -142,3 +150,45 @@ def assert_accepted(
     assert headers["ce_time"]
     assert headers["content-type"] == b"application/json"
     return rec
+
+
+async def assert_published(
+    common: CommonSettings,
+    channel: str,
+    app: FastAPI,
+    body: bytes,
+    headers: Headers,
+    channel_message_id: str,
+    model: type[R],
+    path: str = WEBHOOK_PATH,
+) -> R:
+    """POST one valid report to ``app``: it is accepted (``assert_accepted``), published once to
+    ``aduan.raw.<channel>``, counted as accepted, and the service stays ready.
+
+    Returns the published raw event, parsed with the channel's ``model``, for its test to check the fields.
+    """
+    await create_all_topics(common)
+    async with running(app) as client:
+        before = (await client.get("/metrics")).text
+        resp = await client.post(path, content=body, headers=headers(body))
+        records = await read_topic(common, common.topics.raw(channel), 1, settle=0.5)
+        after = (await client.get("/metrics")).text
+        ready = await client.get("/readyz")
+    rec = assert_accepted(resp, records, channel, channel_message_id)
+    counted = ingest_count(after, channel, "accepted") - ingest_count(before, channel, "accepted")
+    assert counted == 1, f"accepted: counted {counted:g}, expected 1"
+    assert ready.status_code == 200, ready.text
+    raw = model.model_validate_json(rec.value)
+    assert (raw.channel, raw.channel_message_id) == (channel, channel_message_id)
+    return raw
+
+
+def assert_secret_required(monkeypatch: pytest.MonkeyPatch, cls: type[IngestSettings], env: str) -> None:
+    """Start-up stops, naming ``env``, when the webhook secret is missing or too short (not echoing it)."""
+    monkeypatch.delenv(env, raising=False)
+    with pytest.raises(SystemExit, match=f"{env}: Field required"):
+        load_ingest_settings(cls)
+    monkeypatch.setenv(env, "secret")
+    with pytest.raises(SystemExit, match=f"{env}: .*at least 16 characters") as info:
+        load_ingest_settings(cls)
+    assert "'secret'" not in str(info.value)
