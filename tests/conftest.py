@@ -11,7 +11,7 @@ import pytest
 from aduan_cli.stack import Stack, StackConfig
 from aduan_kit.embedded import free_port
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.plugin import CITY_DIR
+from aduan_kit.testing.plugin import CITY_DIR, consumer_timings
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
 
 
@@ -40,6 +40,7 @@ def stack(
             mongodb_db=f"e2e_{tag}",
             topic_prefix=f"e2e{tag}.",
             service_ports={},
+            consumer_env={f"ADUAN_KAFKA_{k.upper()}": str(v) for k, v in consumer_timings().items()},
             extra_env={
                 "ADUAN_NOTIFIER_WEBHOOK_URL_TEMPLATE": skpd_inbox.url + "/skpd/{skpd_code}",
                 "ADUAN_SLA_MONITOR_SCAN_INTERVAL_S": "0.2",

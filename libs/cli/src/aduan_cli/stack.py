@@ -48,6 +48,7 @@ class StackConfig:
     service_ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 60
+    consumer_env: dict[str, str] = field(default_factory=lambda: dict(DEV_KAFKA_ENV))
 
 
 @dataclass
@@ -159,7 +160,7 @@ class Stack:
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         env = {
-            **DEV_KAFKA_ENV,
+            **self.config.consumer_env,
             "ADUAN_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "ADUAN_MONGODB_URL": self.mongodb_url,
             "ADUAN_MONGODB_DB": self.config.mongodb_db,

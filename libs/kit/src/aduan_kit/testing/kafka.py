@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from aduan_kit.kafka import ensure_topics, producer_for
 from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.plugin import consumer_timings
 
 
 async def create_all_topics(common: CommonSettings) -> None:
@@ -26,9 +27,7 @@ async def _reader(common: CommonSettings, topic: str) -> AIOKafkaConsumer:
         group_id=f"reader-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        fetch_max_wait_ms=20,
-        session_timeout_ms=3_000,
-        heartbeat_interval_ms=500,
+        **consumer_timings(),
     )
     await consumer.start()
     return consumer
