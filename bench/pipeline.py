@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from aduan_cli.stack import Stack, StackConfig
@@ -54,13 +54,15 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
-async def send_all(stack: Stack, n: int, concurrency: int) -> tuple[dict[str, float], float, int]:
+async def send_all(
+    stack: Stack, ids: list[str], concurrency: int, sent_at: dict[str, float]
+) -> tuple[float, int]:
+    """POST every report; ``sent_at`` gets each id's send time (filled in place, read by the collector)."""
     url = f"{stack.services['ingest-qlue'].url}/v1/reports"
     secret = stack.secrets()["ADUAN_INGEST_QLUE_WEBHOOK_SECRET"]
-    sent_at: dict[str, float] = {}
     failures = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
+    for i in range(len(ids)):
         queue.put_nowait(i)
 
     async def sender(client: httpx.AsyncClient) -> None:
@@ -68,7 +70,7 @@ async def send_all(stack: Stack, n: int, concurrency: int) -> tuple[dict[str, fl
         while not queue.empty():
             i = queue.get_nowait()
             cat, text, lat, lon = SAMPLES[i % len(SAMPLES)]
-            msg_id = f"BENCH-{uuid.uuid4().hex[:12]}"
+            msg_id = ids[i]
             body = json.dumps(
                 {
                     "id": msg_id,
@@ -80,32 +82,36 @@ async def send_all(stack: Stack, n: int, concurrency: int) -> tuple[dict[str, fl
                     "user": {"id": f"u{i}", "phone": f"+62812{i:07d}"},
                 }
             ).encode()
-            t = time.monotonic()
+            sent_at[msg_id] = time.monotonic()
             r = await client.post(
                 url, content=body, headers={"content-type": "application/json", **sign(secret, body)}
             )
-            if r.status_code == 202:
-                sent_at[msg_id] = t
-            else:
+            if r.status_code != 202:
+                del sent_at[msg_id]
                 failures += 1
 
     start = time.monotonic()
     async with httpx.AsyncClient(timeout=30) as client:
         await asyncio.gather(*(sender(client) for _ in range(concurrency)))
-    return sent_at, time.monotonic() - start, failures
+    return time.monotonic() - start, failures
+
+
+async def start_reader(stack: Stack) -> AIOKafkaConsumer:
+    """A reader of aduan.reports.routed assigned to every partition directly (no group join to wait for)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
+    )
+    await consumer.start()
+    topic = stack.topics.routed
+    partitions = consumer.partitions_for_topic(topic) or set()
+    consumer.assign([TopicPartition(topic, p) for p in partitions])
+    await consumer.seek_to_end()
+    return consumer
 
 
 async def collect_routed(
-    stack: Stack, expected: set[str], sent_at: dict[str, float], deadline_s: float
+    consumer: AIOKafkaConsumer, expected: set[str], sent_at: dict[str, float], deadline_s: float
 ) -> list[float]:
-    consumer = AIOKafkaConsumer(
-        stack.topics.routed,
-        bootstrap_servers=stack.kafka_bootstrap,
-        group_id=f"bench-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=20,
-    )
-    await consumer.start()
     latencies: dict[str, float] = {}
     try:
         end = time.monotonic() + deadline_s
@@ -114,9 +120,10 @@ async def collect_routed(
                 now = time.monotonic()
                 for r in records:
                     mid = RoutedReport.model_validate_json(r.value).channel_message_id
-                    if mid in expected and mid not in latencies:
-                        # Upper bound: records are stamped when this reader sees them.
-                        latencies[mid] = now - sent_at[mid] if mid in sent_at else 0.0
+                    if mid in expected and mid not in latencies and mid in sent_at:
+                        # From sending the POST to this reader seeing the routed record (an upper bound:
+                        # it includes the reader's own fetch wait).
+                        latencies[mid] = now - sent_at[mid]
     finally:
         await consumer.stop()
     return list(latencies.values())
@@ -137,8 +144,12 @@ async def wait_cases(stack: Stack, n: int, deadline_s: float) -> float:
 
 async def bench(stack: Stack, n: int, concurrency: int) -> dict[str, Any]:
     run_start = time.monotonic()
-    sent_at, send_s, failures = await send_all(stack, n, concurrency)
-    latencies = await collect_routed(stack, set(sent_at), sent_at, deadline_s=300)
+    ids = [f"BENCH-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+    sent_at: dict[str, float] = {}
+    reader = await start_reader(stack)
+    collector = asyncio.create_task(collect_routed(reader, set(ids), sent_at, deadline_s=300))
+    send_s, failures = await send_all(stack, ids, concurrency, sent_at)
+    latencies = await collector
     cases_after = await wait_cases(stack, len(sent_at), deadline_s=300)
     memory = {
         name: rss_kib(svc.process.proc.pid) // 1024
