@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -59,10 +59,6 @@ async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> by
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body exceeds {limit} bytes")
-
-
-async def _noop() -> AsyncIterator[None]:
-    yield
 
 
 def flag(value: Any) -> ReadyCheck:

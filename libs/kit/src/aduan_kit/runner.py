@@ -6,11 +6,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from aduan_kit.logs import configure_logging
+from aduan_kit.service import EXIT_ON_TASK_FAILURE
 from aduan_kit.settings import ServiceSettings
 
 
 def serve(name: str, app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(name, settings.common.log_level)
+    EXIT_ON_TASK_FAILURE["enabled"] = True
     uvicorn.run(
         app,
         host=settings.host,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +77,8 @@ def build_service(
         tasks = [asyncio.create_task(t()) for t in wiring.tasks]
         if worker is not None:
             tasks.append(asyncio.create_task(worker.run()))
+        for t in tasks:
+            t.add_done_callback(_exit_on_failure)
         app.state.runtime, app.state.worker, app.state.wiring = rt, worker, wiring
         log.info("service started", service=name)
         try:
@@ -112,6 +116,21 @@ def build_service(
     for r in routers:
         app.include_router(r)
     return app
+
+
+# Set by ``runner.serve``: a deployed process stops when a background loop dies. In-process tests leave
+# it off, so a failing loop fails the test instead of the test runner.
+EXIT_ON_TASK_FAILURE = {"enabled": False}
+
+
+def _exit_on_failure(task: asyncio.Task[None]) -> None:
+    """A background loop that dies would leave a process that answers HTTP but does no work: stop the
+    process instead, so its supervisor (the stack, Kubernetes) restarts it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("background task failed", error=repr(task.exception()))
+    if EXIT_ON_TASK_FAILURE["enabled"]:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _start_producer(producer: EventProducer) -> None:

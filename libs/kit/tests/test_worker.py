@@ -1,0 +1,117 @@
+"""The consume -> handle -> produce -> commit loop against the real broker: retries, dead letters, commits."""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from aduan_kit.kafka import (
+    Emit,
+    EventProducer,
+    Received,
+    StreamWorker,
+    Subscription,
+    TransientError,
+    parser_for,
+)
+from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.kafka import create_all_topics, find_events, publish_bytes
+from aduan_kit.testing.samples import normalized
+from aduan_schemas.events import DeadLetter, NormalizedReport
+
+
+async def run_worker(common: CommonSettings, handler: Any, until: Any) -> None:
+    producer = EventProducer(common, source="/aduan/test")
+    await producer.start()
+    sub = Subscription(common.topics.normalized, parser_for(NormalizedReport), handler)
+    worker = StreamWorker(
+        common, f"{common.topic_prefix}worker", "test", [sub], producer, retry_backoff_s=0.05
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await until()
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 15)
+        await producer.stop()
+
+
+async def publish(common: CommonSettings, *reports: NormalizedReport) -> None:
+    for r in reports:
+        await publish_bytes(
+            common, common.topics.normalized, r.model_dump_json().encode(), r.report_id.encode()
+        )
+
+
+async def test_transient_failures_are_retried_until_the_record_goes_through(common: CommonSettings) -> None:
+    await create_all_topics(common)
+    report = normalized()
+    await publish(common, report)
+    attempts = 0
+
+    async def flaky(ev: NormalizedReport, _: Received) -> Sequence[Emit]:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 5:  # more than max_attempts: transient errors are never dead-lettered
+            raise TransientError("database unreachable")
+        return [Emit(common.topics.routed, ev)]
+
+    async def routed() -> None:
+        await find_events(
+            common, common.topics.routed, NormalizedReport, lambda e: e.report_id == report.report_id
+        )
+
+    await run_worker(common, flaky, routed)
+    assert attempts == 6
+    letters = await find_events(
+        common, common.topics.dlq, DeadLetter, lambda d: True, count=0, timeout=2, settle=1
+    )
+    assert letters == []
+
+
+async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_next_one_goes_through(
+    common: CommonSettings,
+) -> None:
+    await create_all_topics(common)
+    poison, good = normalized(category="poison"), normalized()
+    await publish(common, poison, good)
+    seen: list[str] = []
+
+    async def handler(ev: NormalizedReport, _: Received) -> Sequence[Emit]:
+        seen.append(ev.report_id)
+        if ev.category == "poison":
+            raise RuntimeError("unexpected input")
+        return [Emit(common.topics.routed, ev)]
+
+    async def both() -> None:
+        await find_events(
+            common, common.topics.routed, NormalizedReport, lambda e: e.report_id == good.report_id
+        )
+
+    await run_worker(common, handler, both)
+    assert seen.count(poison.report_id) == 3  # max_attempts, then dead-lettered
+    (letter,) = await find_events(common, common.topics.dlq, DeadLetter, lambda d: d.key == poison.report_id)
+    assert letter.stage == "test" and letter.error == "RuntimeError: unexpected input"
+    assert NormalizedReport.model_validate_json(letter.payload).report_id == poison.report_id
+
+
+async def test_offsets_are_committed_after_the_work_so_a_restart_does_not_redo_it(
+    common: CommonSettings,
+) -> None:
+    await create_all_topics(common)
+    first, second = normalized(), normalized()
+    handled: list[str] = []
+
+    async def handler(ev: NormalizedReport, _: Received) -> Sequence[Emit]:
+        handled.append(ev.report_id)
+        return [Emit(common.topics.routed, ev)]
+
+    async def routed(report: NormalizedReport) -> None:
+        await find_events(
+            common, common.topics.routed, NormalizedReport, lambda e: e.report_id == report.report_id
+        )
+
+    await publish(common, first)
+    await run_worker(common, handler, lambda: routed(first))
+    await publish(common, second)
+    await run_worker(common, handler, lambda: routed(second))  # same group: resumes after `first`
+    assert handled == [first.report_id, second.report_id]
