@@ -6,13 +6,13 @@ from typing import Any
 import pytest
 
 from aduan_kit import signing
-from aduan_kit.settings import CommonSettings
+from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.testing.app import running
 from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized
 from aduan_notifier.config import NotifierSettings
-from aduan_notifier.main import build, settings_or_exit
+from aduan_notifier.main import build
 from aduan_schemas.events import (
     DeadLetter,
     Event,
@@ -154,10 +154,10 @@ async def test_no_webhook_configured_is_skipped(common: CommonSettings, receiver
 def test_start_up_without_a_signing_secret_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ADUAN_NOTIFIER_SIGNING_SECRET", raising=False)
     with pytest.raises(SystemExit) as exc:
-        settings_or_exit()
+        load_settings(NotifierSettings)
     assert "ADUAN_NOTIFIER_SIGNING_SECRET: Field required" in str(exc.value.code)
     monkeypatch.setenv("ADUAN_NOTIFIER_SIGNING_SECRET", "  ")
     with pytest.raises(SystemExit, match="must not be empty"):
-        settings_or_exit()
+        load_settings(NotifierSettings)
     monkeypatch.setenv("ADUAN_NOTIFIER_SIGNING_SECRET", "s3cret")
-    assert settings_or_exit().signing_secret.get_secret_value() == "s3cret"
+    assert load_settings(NotifierSettings).signing_secret.get_secret_value() == "s3cret"

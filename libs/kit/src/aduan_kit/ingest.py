@@ -19,20 +19,19 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings
 
 from aduan_kit import metrics
 from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit
 from aduan_kit.logs import get_logger
 from aduan_kit.service import Runtime, Wiring, build_service
-from aduan_kit.settings import CommonSettings, ServiceSettings
+from aduan_kit.settings import ServiceSettings
 from aduan_kit.signing import DEFAULT_TOLERANCE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from aduan_schemas.events import RawReport
 from aduan_schemas.ids import report_id
@@ -75,28 +74,6 @@ class IngestSettings(ServiceSettings):
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
-
-
-S = TypeVar("S", bound=IngestSettings)
-
-
-def load_ingest_settings(cls: type[S]) -> S:
-    """Build an ingest service's settings from the environment, or exit with a message naming the variables.
-
-    Call at start-up. A missing or too short webhook secret stops the service: it must never accept
-    unauthenticated reports.
-    """
-    try:
-        return cls()
-    except ValidationError as e:
-        models: tuple[type[BaseSettings], ...] = (cls, CommonSettings)  # common is built inside cls
-        model = next((m for m in models if m.__name__ == e.title), cls)
-        prefix = str(model.model_config.get("env_prefix", ""))
-        problems = "; ".join(
-            f"{prefix}{'_'.join(str(p) for p in err['loc'])}".upper() + f": {err['msg']}"
-            for err in e.errors()
-        )
-        raise SystemExit(f"invalid settings for {cls.__name__}: {problems}") from None
 
 
 def json_object(body: bytes) -> dict[str, Any]:

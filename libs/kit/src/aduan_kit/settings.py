@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aduan_schemas.city import CityConfig, load_city
@@ -54,5 +54,24 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 def load_settings(cls: type[S]) -> S:
-    """Build settings from the environment; call this at start-up, not at import."""
-    return cls()
+    """Build settings from the environment at start-up (never at import), or exit with one line that
+    names each missing or wrong variable. Values are never echoed: they may be secrets."""
+    try:
+        return cls()
+    except ValidationError as e:
+        raise SystemExit(f"invalid settings for {cls.__name__}: {describe_problems(cls, e)}") from None
+
+
+def describe_problems(cls: type[BaseSettings], error: ValidationError) -> str:
+    models: tuple[type[BaseSettings], ...] = (cls, CommonSettings)  # common is built inside cls
+    model = next((m for m in models if m.__name__ == error.title), cls)
+    prefix = str(model.model_config.get("env_prefix", ""))
+    problems = []
+    for err in error.errors(include_input=False, include_url=False):
+        name = "_".join(str(p) for p in err["loc"])
+        problem = f"{prefix}{name}".upper() + f": {err['msg']}"
+        field = model.model_fields.get(str(err["loc"][0])) if err["loc"] else None
+        if err["type"] == "missing" and field is not None and field.description:
+            problem += f" ({field.description})"
+        problems.append(problem)
+    return "; ".join(problems)

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from aduan_ingest_email.config import EmailSettings
 from aduan_ingest_email.message import parse_email
-from aduan_kit.ingest import ingest_service, load_ingest_settings
+from aduan_kit.ingest import ingest_service
 from aduan_kit.runner import serve
+from aduan_kit.settings import load_settings
 
 NAME = "ingest-email"
 CHANNEL = "email"
@@ -18,5 +19,5 @@ def build(settings: EmailSettings) -> FastAPI:
 
 
 def main() -> None:
-    settings = load_ingest_settings(EmailSettings)
+    settings = load_settings(EmailSettings)
     serve(NAME, build(settings), settings)

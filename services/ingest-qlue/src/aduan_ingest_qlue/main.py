@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from aduan_ingest_qlue.config import QlueSettings
 from aduan_ingest_qlue.payload import parse_qlue
-from aduan_kit.ingest import ingest_service, load_ingest_settings
+from aduan_kit.ingest import ingest_service
 from aduan_kit.runner import serve
+from aduan_kit.settings import load_settings
 
 NAME = "ingest-qlue"
 CHANNEL = "qlue"
@@ -18,5 +19,5 @@ def build(settings: QlueSettings) -> FastAPI:
 
 
 def main() -> None:
-    settings = load_ingest_settings(QlueSettings)
+    settings = load_settings(QlueSettings)
     serve(NAME, build(settings), settings)

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from aduan_ingest_twitter.config import TwitterSettings
 from aduan_ingest_twitter.payload import parse_tweet
-from aduan_kit.ingest import ingest_service, load_ingest_settings
+from aduan_kit.ingest import ingest_service
 from aduan_kit.runner import serve
+from aduan_kit.settings import load_settings
 
 NAME = "ingest-twitter"
 CHANNEL = "twitter"
@@ -18,5 +19,5 @@ def build(settings: TwitterSettings) -> FastAPI:
 
 
 def main() -> None:
-    settings = load_ingest_settings(TwitterSettings)
+    settings = load_settings(TwitterSettings)
     serve(NAME, build(settings), settings)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aduan_kit.settings import ServiceSettings
@@ -21,7 +21,7 @@ class NormalizerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     port: int = 8111
-    pseudonym_key: SecretStr = Field(description="HMAC key of reporter pseudonyms (required)")
+    pseudonym_key: SecretStr = Field(description=KEY_HELP)
     boundaries_path: Path | None = Field(
         default=None, description="Kelurahan boundaries GeoJSON; without it, geocoding uses text only"
     )
@@ -35,15 +35,3 @@ class NormalizerSettings(ServiceSettings):
         if len(v.get_secret_value().strip()) < MIN_KEY_LENGTH:
             raise ValueError(f"too short: {KEY_HELP}")
         return v
-
-
-def settings_error(error: ValidationError) -> str:
-    """One message an operator can act on (never echoes the values, which may be secrets)."""
-    lines = []
-    for err in error.errors():
-        field = ".".join(str(x) for x in err.get("loc", ()))
-        if field == "pseudonym_key":
-            lines.append(KEY_HELP)
-        else:
-            lines.append(f"{ENV_PREFIX}{field.upper()}: {err.get('msg', 'invalid')}")
-    return "normalizer: invalid settings: " + " | ".join(dict.fromkeys(lines))

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from pydantic import ValidationError
 
 from aduan_kit import metrics
 from aduan_kit.kafka import Emit, Received, Subscription, parser_for
@@ -18,7 +17,7 @@ from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_normalizer.classify import Classifier
-from aduan_normalizer.config import NormalizerSettings, settings_error
+from aduan_normalizer.config import NormalizerSettings
 from aduan_normalizer.dedupe import RedeliveryFilter
 from aduan_normalizer.geocode import Geocoder
 from aduan_normalizer.pipeline import load_geocoder, normalize
@@ -114,8 +113,5 @@ def build(settings: NormalizerSettings) -> FastAPI:
 
 
 def main() -> None:
-    try:
-        settings = load_settings(NormalizerSettings)
-    except ValidationError as e:
-        raise SystemExit(settings_error(e)) from None
+    settings = load_settings(NormalizerSettings)
     serve(NAME, build(settings), settings)

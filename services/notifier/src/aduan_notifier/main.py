@@ -3,13 +3,11 @@ record every outcome on aduan.notifications."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
-from pydantic import ValidationError
 
 from aduan_kit import cloudevents, metrics
 from aduan_kit.kafka import Emit, PermanentError, Received, Subscription, parser_for
@@ -113,19 +111,6 @@ def build(settings: NotifierSettings) -> FastAPI:
     return build_service(NAME, settings.common, setup, uses_mongo=True)
 
 
-def settings_or_exit() -> NotifierSettings:
-    """Settings from the environment, or exit with the names of the variables that are missing or wrong."""
-    try:
-        return load_settings(NotifierSettings)
-    except ValidationError as e:
-        prefix = NotifierSettings.model_config.get("env_prefix", "")
-        problems = "; ".join(
-            f"{prefix}{'_'.join(str(p) for p in err['loc'])}".upper() + f": {err['msg']}"
-            for err in e.errors()
-        )
-        sys.exit(f"{NAME}: invalid settings: {problems}")
-
-
 def main() -> None:
-    settings = settings_or_exit()
+    settings = load_settings(NotifierSettings)
     serve(NAME, build(settings), settings)

@@ -17,9 +17,9 @@ import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
-from aduan_kit.ingest import IngestSettings, load_ingest_settings
+from aduan_kit.ingest import IngestSettings
 from aduan_kit.kafka import ensure_topics
-from aduan_kit.settings import CommonSettings
+from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.signing import SIGNATURE_HEADER, sign
 from aduan_kit.testing.app import running
 from aduan_kit.testing.kafka import create_all_topics, read_topic
@@ -187,8 +187,8 @@ def assert_secret_required(monkeypatch: pytest.MonkeyPatch, cls: type[IngestSett
     """Start-up stops, naming ``env``, when the webhook secret is missing or too short (not echoing it)."""
     monkeypatch.delenv(env, raising=False)
     with pytest.raises(SystemExit, match=f"{env}: Field required"):
-        load_ingest_settings(cls)
+        load_settings(cls)
     monkeypatch.setenv(env, "secret")
     with pytest.raises(SystemExit, match=f"{env}: .*at least 16 characters") as info:
-        load_ingest_settings(cls)
+        load_settings(cls)
     assert "'secret'" not in str(info.value)
