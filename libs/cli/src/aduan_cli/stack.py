@@ -71,6 +71,7 @@ class Stack:
         self.services: dict[str, RunningService] = {}
         self.logs_dir = config.data_dir / "logs"
         self._logs: list[IO[bytes]] = []
+        self._secrets: dict[str, str] | None = None
 
     # -- start -------------------------------------------------------------------------------------
     @property
@@ -136,7 +137,12 @@ class Stack:
 
     def secrets(self) -> dict[str, str]:
         """Dev values for every required secret, kept in the data dir (0600) so they survive restarts.
-        Values set in the environment win."""
+        Values set in the environment win. Read (or made) once per stack."""
+        if self._secrets is None:
+            self._secrets = self._load_secrets()
+        return self._secrets
+
+    def _load_secrets(self) -> dict[str, str]:
         path = self.config.data_dir / SECRETS_FILE
         stored: dict[str, str] = {}
         if path.exists():

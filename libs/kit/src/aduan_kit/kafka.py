@@ -53,11 +53,13 @@ RETRYABLE: tuple[type[BaseException], ...] = (TransientError, *TRANSIENT_ERRORS)
 
 @dataclass(frozen=True)
 class Emit:
-    """One output record. ``key`` defaults to the event's subject (the report id)."""
+    """One output record. ``key`` defaults to the event's subject (the report id); ``headers`` are added
+    after the CloudEvents ones."""
 
     topic: str
     event: Event
-    key: str | None = None
+    key: str | bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,10 @@ class EventProducer:
         value, headers = cloudevents.encode(emit.event, self.source)
         key = emit.key if emit.key is not None else emit.event.subject()
         fut = await self._producer.send(
-            emit.topic, value=value, key=key.encode() if key else None, headers=headers
+            emit.topic,
+            value=value,
+            key=key.encode() if isinstance(key, str) else key,
+            headers=headers + list(emit.headers),
         )
         metrics.EVENTS_PRODUCED.labels(emit.topic).inc()
         return fut
@@ -325,15 +330,11 @@ class StreamWorker:
             stage=stage,
             error=letter.error,
         )
-        value, headers = cloudevents.encode(letter, self.producer.source)
-        headers += [
+        headers = (
             ("aduan_dlq_topic", rec.topic.encode()),
             ("aduan_dlq_partition", str(rec.partition).encode()),
             ("aduan_dlq_offset", str(rec.offset).encode()),
             ("aduan_dlq_stage", stage.encode()),
             ("aduan_dlq_error", letter.error.encode()[:1000]),
-        ]
-        producer = self.producer._producer
-        fut = await producer.send(self.common.topics.dlq, value=value, key=rec.key, headers=headers)
-        metrics.EVENTS_PRODUCED.labels(self.common.topics.dlq).inc()
-        return fut
+        )
+        return await self.producer.send(Emit(self.common.topics.dlq, letter, key=rec.key, headers=headers))
