@@ -146,6 +146,12 @@ class Routing(Part):
     rule: ShortText
     version: ShortText
     reason: ShortText
+    confidence: float = Field(
+        default=1.0, ge=0, le=1, description="How sure the router is of this unit (0-1)"
+    )
+    runner_up: ShortText | None = Field(
+        default=None, description="SKPD code of the second-best candidate unit, if any"
+    )
 
 
 class SlaDeadlines(Part):
@@ -163,6 +169,11 @@ class RoutedReport(NormalizedReport):
     skpd_name: ShortText
     routing: Routing
     sla: SlaDeadlines
+    needs_triage: bool = Field(
+        default=False,
+        description="Too unsure to send to a unit: held on aduan.reports.triage for an operator; "
+        "skpd_code names the best candidate",
+    )
     routed_at: AwareDatetime | None = None
 
     def event_id(self) -> str:

@@ -63,6 +63,13 @@ ROUTED = Topic(
     RoutedReport,
     "Reports assigned to one SKPD, with their SLA deadlines.",
 )
+TRIAGE = Topic(
+    "aduan.reports.triage",
+    "report_id",
+    3,
+    RoutedReport,
+    "Reports the router was too unsure to send to a unit (needs_triage): operators decide the unit.",
+)
 STATUS = Topic(
     "aduan.reports.status",
     "report_id",
@@ -99,7 +106,16 @@ SKPD_TEMPLATE = Topic(
     "The routed reports of one SKPD (one topic per unit in the SKPD registry).",
 )
 
-TOPICS: tuple[Topic, ...] = (*RAW_TOPICS.values(), NORMALIZED, ROUTED, STATUS, SLA_EVENTS, NOTIFICATIONS, DLQ)
+TOPICS: tuple[Topic, ...] = (
+    *RAW_TOPICS.values(),
+    NORMALIZED,
+    ROUTED,
+    TRIAGE,
+    STATUS,
+    SLA_EVENTS,
+    NOTIFICATIONS,
+    DLQ,
+)
 
 
 def skpd_topic_name(code: str) -> str:
@@ -131,6 +147,10 @@ class TopicNames:
     @property
     def routed(self) -> str:
         return self._p(ROUTED.name)
+
+    @property
+    def triage(self) -> str:
+        return self._p(TRIAGE.name)
 
     @property
     def status(self) -> str:
