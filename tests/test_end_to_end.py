@@ -87,9 +87,12 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
     assert "+6281234567890" not in serialized and "Budi" not in serialized  # pseudonymised
 
     routed = await routed_for(stack_common, msg_id)
-    assert (routed.skpd_code, routed.skpd_name) == ("dlh", "Dinas Lingkungan Hidup")
+    assert (routed.skpd_code, routed.skpd_name) == (
+        "dlh-3171",
+        "Suku Dinas Lingkungan Hidup Kota Administrasi Jakarta Pusat",
+    )
     on_skpd = await find_events(
-        stack_common, t.skpd("dlh"), RoutedReport, lambda e: e.report_id == report.report_id
+        stack_common, t.skpd("dlh-3171"), RoutedReport, lambda e: e.report_id == report.report_id
     )
     assert on_skpd[0].sla == routed.sla
 
@@ -98,17 +101,17 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
     assert case["respond_by"] == received + timedelta(hours=6)
     assert case["resolve_by"] == received + timedelta(days=7)
     api = httpx.get(f"{stack.services['sla-monitor'].url}/v1/cases/{report.report_id}", timeout=5)
-    assert api.status_code == 200 and api.json()["skpd_code"] == "dlh"
+    assert api.status_code == 200 and api.json()["skpd_code"] == "dlh-3171"
 
     await eventually(
         lambda: any(
-            r.path == "/skpd/dlh" and report.report_id.encode() in r.body for r in skpd_inbox.requests
+            r.path == "/skpd/dlh-3171" and report.report_id.encode() in r.body for r in skpd_inbox.requests
         )
     )
     notes = await find_events(
         stack_common, t.notifications, Notification, lambda n: n.report_id == report.report_id
     )
-    assert notes[0].outcome == "delivered" and notes[0].recipient == "dlh"
+    assert notes[0].outcome == "delivered" and notes[0].recipient == "dlh-3171"
 
 
 async def test_past_deadline_gives_exactly_one_breach_event(
@@ -126,7 +129,7 @@ async def test_past_deadline_gives_exactly_one_breach_event(
         settle=3,
     )
     assert [e.kind for e in events] == ["respond_breached"]
-    assert (events[0].skpd_code, events[0].escalate_to) == ("dbm", "pemprov")
+    assert (events[0].skpd_code, events[0].escalate_to) == ("dbm-3171", "dbm")
 
 
 async def test_bad_webhooks_are_refused_and_publish_nothing(
@@ -153,4 +156,4 @@ async def test_garbage_on_a_raw_topic_is_dead_lettered_and_the_pipeline_keeps_go
     assert post_qlue(stack, payload).status_code == 202
     (dead,) = await find_events(stack_common, t.dlq, DeadLetter, lambda d: d.key == "garbage-1")
     assert (dead.original_topic, dead.stage) == (t.raw("qlue"), "parse") and dead.error
-    assert (await routed_for(stack_common, payload["id"])).skpd_code == "dlh"
+    assert (await routed_for(stack_common, payload["id"])).skpd_code == "dlh-3171"

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from aduan_schemas import TOPICS, RawQlue, raw_report_adapter
-from aduan_schemas.city import load_city
+from aduan_schemas.city import CityConfigError, load_city
 from aduan_schemas.export import render
 from aduan_schemas.topics import SKPD_TEMPLATE, TopicNames, skpd_topic_name
 
@@ -84,6 +84,6 @@ def test_city_config_rejects_unknown_references(tmp_path: Path) -> None:
     for f in src.iterdir():
         (tmp_path / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
     routing = tmp_path / "routing.yaml"
-    routing.write_text(routing.read_text(encoding="utf-8").replace("to: dlh", "to: nope"), encoding="utf-8")
-    with pytest.raises(ValidationError, match="unknown SKPD 'nope'"):
+    routing.write_text(routing.read_text(encoding="utf-8").replace("to: dpe", "to: nope"), encoding="utf-8")
+    with pytest.raises(CityConfigError, match=r"routing\.yaml: rule listrik-dpe: unknown SKPD 'nope'"):
         load_city(tmp_path)

@@ -41,7 +41,7 @@ def test_route_reads_jsonl_and_reports_bad_lines() -> None:
     assert res.returncode == 1
     (line,) = res.stdout.splitlines()
     routed = RoutedReport.model_validate_json(line)
-    assert (routed.report_id, routed.skpd_code) == (good.report_id, "dbm")
+    assert (routed.report_id, routed.skpd_code) == (good.report_id, "dbm-3171")
     err = json.loads(res.stderr.splitlines()[-1])
     assert err["record"] == 2 and err["error"]
 

@@ -6,19 +6,36 @@ Everything city-specific lives in files (``config/<city>/``); another city runs 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aduan_schemas.topics import SKPD_CODE_PATTERN
 
 CITY_FILES = ("skpd.yaml", "categories.yaml", "routing.yaml", "sla.yaml")
-KELURAHAN_TARGET = "@kelurahan"  # routing target: the unit of the report's own kelurahan
+# Routing targets besides plain SKPD codes: the unit of the report's own kelurahan (falling back to its
+# kecamatan, then its kota), of its kecamatan (then kota), and "@sudin:<dinas>" (the dinas's Suku Dinas
+# for the report's kota, else the dinas itself).
+KELURAHAN_TARGET = "@kelurahan"
+KECAMATAN_TARGET = "@kecamatan"
+SUDIN_PREFIX = "@sudin:"
+_LABEL_NOISE = re.compile(r"[\W_]+")
+
+
+class CityConfigError(ValueError):
+    """A city configuration file is invalid; the message names the file and the problem."""
+
+
+def fold_label(label: str) -> str:
+    """A channel label's matching key: case-, space- and punctuation-insensitive
+    ("Reklame/Spanduk" == "reklame / spanduk" == "REKLAME SPANDUK")."""
+    return _LABEL_NOISE.sub("", label.casefold())
 
 
 class Strict(BaseModel):
@@ -84,7 +101,12 @@ class SkpdRegistry(Strict):
 
     @cached_property
     def by_area(self) -> dict[tuple[SkpdLevel, str], SkpdUnit]:
-        return {(u.level, u.area_code): u for u in self.units if u.area_code}
+        """Territorial units (kota, kecamatan, kelurahan) by level and Kemendagri code."""
+        return {
+            (u.level, u.area_code): u
+            for u in self.units
+            if u.area_code and u.level in (SkpdLevel.KOTA, SkpdLevel.KECAMATAN, SkpdLevel.KELURAHAN)
+        }
 
     def get(self, code: str) -> SkpdUnit:
         return self.by_code[code]
@@ -92,39 +114,159 @@ class SkpdRegistry(Strict):
     def kelurahan_unit(self, kelurahan_code: str) -> SkpdUnit | None:
         return self.by_area.get((SkpdLevel.KELURAHAN, kelurahan_code))
 
+    @cached_property
+    def _kota_by_name(self) -> dict[str, SkpdUnit]:
+        out: dict[str, SkpdUnit] = {}
+        for u in self.units:
+            if u.level is SkpdLevel.KOTA:
+                short = re.sub(r"^(kota|kabupaten) administrasi ", "", u.name.casefold())
+                out[fold_label(short)] = u
+        return out
+
+    @cached_property
+    def _kecamatan_by_name(self) -> dict[tuple[str, str], SkpdUnit]:
+        return {
+            (u.parent or "", fold_label(u.name.removeprefix("Kecamatan "))): u
+            for u in self.units
+            if u.level is SkpdLevel.KECAMATAN
+        }
+
+    def kota_unit(self, kota: str) -> SkpdUnit | None:
+        """The kota unit for a kota name as areas carry it ("Jakarta Selatan", "Kepulauan Seribu")."""
+        return self._kota_by_name.get(fold_label(kota))
+
+    def kecamatan_unit(self, kota: str, kecamatan: str) -> SkpdUnit | None:
+        k = self.kota_unit(kota)
+        return self._kecamatan_by_name.get((k.code, fold_label(kecamatan))) if k else None
+
+    def suku_dinas(self, dinas: str, kota_unit: SkpdUnit) -> SkpdUnit | None:
+        """The Suku Dinas of ``dinas`` serving ``kota_unit``, if the registry has one."""
+        return self._suku_dinas.get((dinas, kota_unit.area_code or ""))
+
+    @cached_property
+    def _suku_dinas(self) -> dict[tuple[str, str], SkpdUnit]:
+        return {
+            (u.parent, u.area_code): u
+            for u in self.units
+            if u.level is SkpdLevel.SUKU_DINAS and u.parent and u.area_code
+        }
+
 
 class Category(Strict):
     code: str
     name: str = Field(description="Name in Bahasa Indonesia")
     hints: list[str] = Field(default_factory=list, description="Channel labels that mean this category")
-    keywords: list[str] = Field(default_factory=list, description="Words in report text that suggest it")
+    hints_by_channel: dict[str, list[str]] = Field(
+        default_factory=dict, description="Labels that mean this category on one channel only"
+    )
+    strong: list[str] = Field(default_factory=list, description="Words/phrases that nearly decide it")
+    keywords: list[str] = Field(
+        default_factory=list, description="Words/phrases in report text that suggest it"
+    )
+    weak: list[str] = Field(default_factory=list, description="Words that only lean towards it")
+
+
+class Language(Strict):
+    """Text normalisation resources of the city's language."""
+
+    slang: dict[str, str] = Field(
+        default_factory=dict, description="Abbreviation/slang word -> standard word(s)"
+    )
+    keep: list[str] = Field(
+        default_factory=list, description="Common words never corrected as typos of a keyword"
+    )
+    counters: list[str] = Field(
+        default_factory=list, description="Words that after a number are a count, dropped there"
+    )
+    numbers: list[str] = Field(default_factory=list, description="Number words (besides digits)")
 
 
 class Taxonomy(Strict):
     version: str
     fallback: str
+    language: Language = Language()
     categories: list[Category]
 
     @model_validator(mode="after")
-    def _fallback_known(self) -> Taxonomy:
-        if self.fallback not in {c.code for c in self.categories}:
+    def _consistent(self) -> Taxonomy:
+        codes = [c.code for c in self.categories]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"duplicate category codes: {dupes}")
+        if self.fallback not in codes:
             raise ValueError(f"fallback category {self.fallback!r} is not defined")
+        _ = self.hint_map  # built now, so a label claimed by two categories fails at load time
         return self
+
+    @cached_property
+    def hint_map(self) -> dict[str, dict[str, str]]:
+        """Folded label -> category code, per channel ("" = every channel). A label may mean one category."""
+        out: dict[str, dict[str, str]] = {"": {}}
+        for c in self.categories:
+            labelled = [("", h) for h in c.hints]
+            labelled += [(ch, h) for ch, hs in c.hints_by_channel.items() for h in hs]
+            for channel, label in labelled:
+                key = fold_label(label)
+                if not key:
+                    raise ValueError(f"category {c.code}: empty hint {label!r}")
+                seen = out.setdefault(channel, {}).get(key) or out[""].get(key)
+                if seen is not None and seen != c.code:
+                    raise ValueError(f"hint {label!r} maps to both {seen!r} and {c.code!r}")
+                out[channel][key] = c.code
+        return out
+
+    def category_for_hint(self, label: str | None, channel: str | None = None) -> str | None:
+        """Our category code for a channel's label, or None if the label is unknown."""
+        if not label:
+            return None
+        key = fold_label(label)
+        return self.hint_map.get(channel or "", {}).get(key) or self.hint_map[""].get(key)
 
 
 class RoutingRule(Strict):
+    """One rule: the first rule whose category, area and words match a report decides its unit."""
+
     id: str
     category: str
-    to: str = Field(description=f"An SKPD code, or {KELURAHAN_TARGET!r} for the report's kelurahan")
-    otherwise: str | None = Field(
-        default=None, description=f"SKPD code when 'to' is {KELURAHAN_TARGET!r} and the area is unknown"
+    to: str = Field(
+        description=f"An SKPD code, {KELURAHAN_TARGET!r}, {KECAMATAN_TARGET!r} or '{SUDIN_PREFIX}<dinas>'"
     )
+    words: list[str] = Field(
+        default_factory=list, description="The rule applies only if one of these words/phrases occurs"
+    )
+    unless: list[str] = Field(
+        default_factory=list, description="The rule does not apply if one of these words/phrases occurs"
+    )
+    kota: list[str] = Field(default_factory=list, description="The rule applies only in these kota")
+    otherwise: str | None = Field(
+        default=None, description="SKPD code when the target cannot be resolved (area unknown)"
+    )
+    alternative: str | None = Field(
+        default=None, description="Target of the second-best unit for reports this rule routes"
+    )
+    certainty: float = Field(default=1.0, gt=0, le=1, description="How sure the rule itself is")
+    triage: bool = Field(default=False, description="Reports routed by this rule always go to triage")
 
 
 class RoutingRules(Strict):
     version: str
     fallback: str = Field(description="SKPD code for reports no rule matches")
+    triage_below: float = Field(
+        default=0.5, ge=0, le=1, description="Routing confidence below this goes to operator triage"
+    )
     rules: list[RoutingRule]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RoutingRules:
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule ids: {dupes}")
+        for r in self.rules:
+            for phrase in (*r.words, *r.unless):
+                if not re.search(r"\w", phrase):
+                    raise ValueError(f"rule {r.id}: word {phrase!r} has no letters or digits")
+        return self
 
 
 class SlaPolicy(Strict):
@@ -161,17 +303,43 @@ class CityConfig(Strict):
         units = self.skpd.by_code
         cats = {c.code for c in self.taxonomy.categories}
         if self.routing.fallback not in units:
-            raise ValueError(f"routing fallback {self.routing.fallback!r} is not an SKPD")
+            raise ValueError(f"routing.yaml: fallback {self.routing.fallback!r} is not an SKPD")
         for r in self.routing.rules:
             if r.category not in cats:
-                raise ValueError(f"routing rule {r.id}: unknown category {r.category!r}")
-            for target in (r.to, r.otherwise):
-                if target not in (None, KELURAHAN_TARGET) and target not in units:
-                    raise ValueError(f"routing rule {r.id}: unknown SKPD {target!r}")
+                raise ValueError(f"routing.yaml: rule {r.id}: unknown category {r.category!r}")
+            for target in (r.to, r.otherwise, r.alternative):
+                problem = self.target_problem(target)
+                if problem:
+                    raise ValueError(f"routing.yaml: rule {r.id}: {problem}")
+            if r.otherwise is not None and r.otherwise not in units:
+                raise ValueError(f"routing.yaml: rule {r.id}: otherwise must be an SKPD code")
+            for kota in r.kota:
+                if self.skpd.kota_unit(kota) is None:
+                    raise ValueError(f"routing.yaml: rule {r.id}: unknown kota {kota!r}")
         for cat in self.sla.by_category:
             if cat not in cats:
-                raise ValueError(f"SLA by_category: unknown category {cat!r}")
+                raise ValueError(f"sla.yaml: by_category: unknown category {cat!r}")
         return self
+
+    def target_problem(self, target: str | None) -> str | None:
+        """Why a routing target is invalid, or None when it is valid (or absent)."""
+        if target is None or target in (KELURAHAN_TARGET, KECAMATAN_TARGET):
+            return None
+        if target.startswith(SUDIN_PREFIX):
+            dinas = self.skpd.by_code.get(target.removeprefix(SUDIN_PREFIX))
+            if dinas is None:
+                return f"unknown dinas in target {target!r}"
+            if not any(u.parent == dinas.code and u.level is SkpdLevel.SUKU_DINAS for u in self.skpd.units):
+                return f"target {target!r}: {dinas.code} has no Suku Dinas in skpd.yaml"
+            return None
+        if target.startswith("@"):
+            return f"unknown target {target!r}"
+        if target not in self.skpd.by_code:
+            return f"unknown SKPD {target!r}"
+        return None
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def _read(path: Path) -> Any:
@@ -179,15 +347,38 @@ def _read(path: Path) -> Any:
         return yaml.safe_load(f)
 
 
+def _validated(model: type[_M], path: Path) -> _M:
+    try:
+        return model.model_validate(_read(path))
+    except ValidationError as e:
+        raise CityConfigError(f"{path}: {_summary(e)}") from None
+    except yaml.YAMLError as e:
+        raise CityConfigError(f"{path}: not valid YAML: {e}") from None
+
+
+def _summary(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:3]:
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
 def load_city(directory: str | Path) -> CityConfig:
-    """Load and validate a city's configuration directory."""
+    """Load and validate a city's configuration directory.
+
+    Raises ``CityConfigError`` naming the file and the problem (e.g. "routing.yaml: rule x: unknown SKPD").
+    """
     d = Path(directory)
     missing = [n for n in CITY_FILES if not (d / n).is_file()]
     if missing:
         raise FileNotFoundError(f"city config {d}: missing {', '.join(missing)}")
-    return CityConfig(
-        skpd=SkpdRegistry.model_validate(_read(d / "skpd.yaml")),
-        taxonomy=Taxonomy.model_validate(_read(d / "categories.yaml")),
-        routing=RoutingRules.model_validate(_read(d / "routing.yaml")),
-        sla=SlaPolicies.model_validate(_read(d / "sla.yaml")),
-    )
+    skpd = _validated(SkpdRegistry, d / "skpd.yaml")
+    taxonomy = _validated(Taxonomy, d / "categories.yaml")
+    routing = _validated(RoutingRules, d / "routing.yaml")
+    sla = _validated(SlaPolicies, d / "sla.yaml")
+    try:
+        return CityConfig(skpd=skpd, taxonomy=taxonomy, routing=routing, sla=sla)
+    except ValidationError as e:
+        raise CityConfigError(f"{d}/{_summary(e)}") from None

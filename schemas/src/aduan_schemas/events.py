@@ -130,6 +130,10 @@ class NormalizedReport(RawReport):
     report_id: ReportId
     category: ShortText
     category_confidence: float = Field(ge=0, le=1)
+    category_runner_up: ShortText | None = Field(
+        default=None, description="The second-best category code, if the text or label suggested one"
+    )
+    category_runner_up_confidence: float = Field(default=0.0, ge=0, le=1)
     area: Area | None = None
     geocode: Geocode
     duplicate_of: ReportId | None = None

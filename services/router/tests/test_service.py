@@ -22,13 +22,13 @@ async def test_routes_to_routed_and_skpd_topics_and_dead_letters_bad_input(commo
 
     async with running(build(RouterSettings(common=common))) as client:
         routed = await read_topic(common, t.routed, 1)
-        skpd = await read_topic(common, t.skpd("satpolpp"), 1)
+        skpd = await read_topic(common, t.skpd("satpolpp-3171"), 1)
         dlq = await read_topic(common, t.dlq, 1)
         ready = await client.get("/readyz")
         metrics_text = (await client.get("/metrics")).text
 
     out = RoutedReport.model_validate_json(routed[0].value)
-    assert out.report_id == report.report_id and out.skpd_code == "satpolpp"
+    assert out.report_id == report.report_id and out.skpd_code == "satpolpp-3171"
     assert routed[0].key == report.report_id.encode()
     headers = dict(routed[0].headers)
     assert headers["ce_type"] == b"aduan.report.routed.v1"

@@ -1,37 +1,110 @@
-"""Classification: a report's channel label and words -> one category code of the city's taxonomy.
+"""Classification: a report's channel label and words -> a category code of the city's taxonomy, with a
+confidence and the runner-up category.
 
-1. The channel's own label (``category_hint``, e.g. the category a citizen picked in Qlue) matched,
-   case-insensitively and with whitespace trimmed, against the taxonomy's ``hints``: confidence
-   ``HINT_CONFIDENCE``. A label that maps to the fallback category ("Lainnya") says little, so the words
-   are tried first and the label only decides when they find nothing.
-2. Keyword scoring over the text: every whole-word or whole-phrase occurrence of a category's keyword
-   scores the keyword's word count (a phrase such as "tumpukan sampah" says more than "got"). The best
-   score wins; confidence grows with the margin over the runner-up, from ``KEYWORD_MIN`` (a tie, broken
-   by taxonomy order) to ``KEYWORD_MAX`` (no competitor).
-3. Otherwise the taxonomy's fallback category with confidence 0.
+Compiled once per taxonomy, pure afterwards.
+
+1. Text evidence. The text is normalised by ``text.Analyzer`` (slang, repeated letters, affixes, small
+   typos; see that module). Every configured word or phrase of a category (``strong``, ``keywords``,
+   ``weak`` in categories.yaml) is matched on the canonical tokens, longest phrase first and without
+   overlap, so "lampu lalu lintas" counts for traffic equipment and not also for "lampu". An occurrence
+   scores its list's weight (``STRONG`` 3, ``KEYWORD`` 2, ``WEAK`` 1) plus ``PHRASE_BONUS`` per extra
+   word, times a position factor from ``1 + EARLY_BONUS`` (first token) down to 1 (last token): the
+   problem a citizen names first is usually the main one, the rest is context ("...padahal sudah lapor ke
+   kelurahan").
+2. Channel label (``category_hint``), matched case-, space- and punctuation-insensitively against the
+   taxonomy's hints (per channel first). A label of a real category adds ``HINT_PRIOR`` to that category:
+   strong prior evidence, which clear text evidence for another category still overrides (a "Sampah"
+   report about a banner). A label of the fallback category ("Lainnya") or an unknown label adds nothing.
+3. The best total wins. Confidence = top / (top + second + ``EVIDENCE_K``): high when the winner has much
+   evidence and no rival; about 0.6 for a label alone; below 0.5 for one weak word. The second-best
+   category (if it scored) is kept as the runner-up with its confidence likewise.
+4. Nothing scored: the taxonomy's fallback with confidence 0 (or the fallback label's category).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from aduan_normalizer.text import Analyzer
 from aduan_schemas.city import Taxonomy
 
-HINT_CONFIDENCE = 0.95
-KEYWORD_MIN = 0.5
-KEYWORD_MAX = 0.8
+STRONG = 3.0
+KEYWORD = 2.0
+WEAK = 1.0
+PHRASE_BONUS = 0.5
+EARLY_BONUS = 0.5
+HINT_PRIOR = 3.0
+EVIDENCE_K = 2.0
 
 
 @dataclass(frozen=True)
 class Classification:
     category: str
     confidence: float
-    method: str  # "hint", "keywords" or "fallback"
+    method: str  # "hint" (label decided, text agreed or was silent), "text", "text-over-hint", "fallback"
+    runner_up: str | None = None
+    runner_up_confidence: float = 0.0
 
 
-def _fold(s: str) -> str:
-    return " ".join(s.casefold().split())
+def taxonomy_vocabulary(taxonomy: Taxonomy) -> list[str]:
+    return [p for c in taxonomy.categories for p in (*c.strong, *c.keywords, *c.weak)]
+
+
+def analyzer_for(taxonomy: Taxonomy, extra_vocabulary: list[str] | None = None) -> Analyzer:
+    """The text analyzer of a taxonomy's language, knowing its keywords (and ``extra_vocabulary``)."""
+    lang = taxonomy.language
+    return Analyzer(
+        [*taxonomy_vocabulary(taxonomy), *(extra_vocabulary or [])],
+        lang.slang,
+        lang.keep,
+        lang.counters,
+        lang.numbers,
+    )
+
+
+class PhraseIndex:
+    """Phrases (tuples of canonical tokens) with a label and weight, matched longest first, no overlap."""
+
+    def __init__(self, entries: list[tuple[tuple[str, ...], str, float]]) -> None:
+        best: dict[tuple[tuple[str, ...], str], float] = {}
+        for phrase, label, weight in entries:
+            if phrase:
+                best[(phrase, label)] = max(weight, best.get((phrase, label), 0.0))
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
+        for (phrase, label), weight in best.items():
+            self._by_first.setdefault(phrase[0], []).append((phrase, label, weight))
+        for cands in self._by_first.values():
+            cands.sort(key=lambda c: -len(c[0]))
+
+    def matches(self, tokens: tuple[str, ...]) -> list[tuple[int, tuple[str, ...], str, float]]:
+        """(position, phrase, label, weight) of every match; at one position all labels of the longest
+        matching phrase count."""
+        out = []
+        i, n = 0, len(tokens)
+        while i < n:
+            cands = self._by_first.get(tokens[i])
+            step = 1
+            if cands:
+                longest = 0
+                for phrase, label, weight in cands:
+                    size = len(phrase)
+                    if size < longest:
+                        break
+                    if tokens[i : i + size] == phrase:
+                        longest = size
+                        out.append((i, phrase, label, weight))
+                step = max(longest, 1)
+            i += step
+        return out
+
+    def any_of(self, tokens: tuple[str, ...], labels: set[str] | None = None) -> set[str]:
+        """Labels of the phrases found anywhere in ``tokens`` (overlaps allowed)."""
+        found: set[str] = set()
+        for i, tok in enumerate(tokens):
+            for phrase, label, _ in self._by_first.get(tok, ()):
+                if (labels is None or label in labels) and tokens[i : i + len(phrase)] == phrase:
+                    found.add(label)
+        return found
 
 
 class Classifier:
@@ -40,42 +113,49 @@ class Classifier:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
         self.fallback = taxonomy.fallback
-        self._hints: dict[str, str] = {}
+        self.analyzer = analyzer_for(taxonomy)
+        entries: list[tuple[tuple[str, ...], str, float]] = []
         for c in taxonomy.categories:
-            for h in c.hints:
-                self._hints.setdefault(_fold(h), c.code)
-        self._keywords: list[tuple[str, list[tuple[re.Pattern[str], int]]]] = []
-        for c in taxonomy.categories:
-            patterns = []
-            for kw in dict.fromkeys(_fold(k) for k in c.keywords if k.strip()):
-                body = r"\s+".join(re.escape(w) for w in kw.split())
-                patterns.append((re.compile(rf"(?<!\w){body}(?!\w)"), len(kw.split())))
-            if patterns:
-                self._keywords.append((c.code, patterns))
+            for words, base in ((c.strong, STRONG), (c.keywords, KEYWORD), (c.weak, WEAK)):
+                for w in words:
+                    phrase = self.analyzer.phrase(w)
+                    entries.append((phrase, c.code, base + PHRASE_BONUS * (len(phrase) - 1)))
+        self._index = PhraseIndex(entries)
+        self._order = {c.code: i for i, c in enumerate(taxonomy.categories)}
 
-    def classify(self, text: str, category_hint: str | None = None) -> Classification:
-        hinted = self._hints.get(_fold(category_hint)) if category_hint else None
+    def classify(
+        self, text: str, category_hint: str | None = None, channel: str | None = None
+    ) -> Classification:
+        hinted = self.taxonomy.category_for_hint(category_hint, channel)
+        scores = self.scores(text)
         if hinted is not None and hinted != self.fallback:
-            return Classification(hinted, HINT_CONFIDENCE, "hint")
-        scored = self.scores(text)
-        if scored:
-            ranked = sorted(scored.items(), key=lambda kv: -kv[1])  # stable: ties keep taxonomy order
-            best, top = ranked[0]
-            runner_up = ranked[1][1] if len(ranked) > 1 else 0
-            margin = (top - runner_up) / top
-            return Classification(
-                best, round(KEYWORD_MIN + (KEYWORD_MAX - KEYWORD_MIN) * margin, 3), "keywords"
-            )
-        if hinted is not None:
-            return Classification(hinted, HINT_CONFIDENCE, "hint")
-        return Classification(self.fallback, 0.0, "fallback")
+            scores[hinted] = scores.get(hinted, 0.0) + HINT_PRIOR
+        if not scores:
+            if hinted is not None:  # only a fallback label: it decides, for what it is worth
+                return Classification(hinted, 0.0, "hint")
+            return Classification(self.fallback, 0.0, "fallback")
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self._order.get(kv[0], 0)))
+        best, top = ranked[0]
+        runner, second = ranked[1] if len(ranked) > 1 else (None, 0.0)
+        total = top + second + EVIDENCE_K
+        if hinted is None or hinted == self.fallback:
+            method = "text"
+        else:
+            method = "hint" if best == hinted else "text-over-hint"
+        return Classification(
+            best,
+            round(top / total, 3),
+            method,
+            runner,
+            round(second / total, 3),
+        )
 
-    def scores(self, text: str) -> dict[str, int]:
-        """Keyword score per category (only categories that scored), in taxonomy order."""
-        folded = text.casefold()
-        out: dict[str, int] = {}
-        for code, patterns in self._keywords:
-            score = sum(weight * len(p.findall(folded)) for p, weight in patterns)
-            if score:
-                out[code] = score
+    def scores(self, text: str) -> dict[str, float]:
+        """Text evidence per category (only categories that scored)."""
+        tokens = self.analyzer.tokens(text)
+        n = max(len(tokens), 1)
+        out: dict[str, float] = {}
+        for pos, _, code, weight in self._index.matches(tokens):
+            factor = 1.0 + EARLY_BONUS * (1.0 - pos / n)
+            out[code] = out.get(code, 0.0) + weight * factor
         return out

@@ -67,7 +67,7 @@ def normalize(
     address = clean_text(raw.address_text) or None
     subject = clean_text(getattr(raw, "subject_line", None))
     words = f"{subject} {text}".strip()
-    category = classifier_for(taxonomy).classify(words, raw.category_hint)
+    category = classifier_for(taxonomy).classify(words, raw.category_hint, raw.channel)
     place = geocoder.geocode(raw.location, address, words) if geocoder is not None else NO_MATCH
     fields = raw.model_dump(exclude={"reporter", "raw", "text", "address_text"})
     return NormalizedReport(
@@ -79,6 +79,8 @@ def normalize(
         report_id=report_id(raw),
         category=category.category,
         category_confidence=category.confidence,
+        category_runner_up=category.runner_up,
+        category_runner_up_confidence=category.runner_up_confidence,
         area=place.area,
         geocode=place.geocode,
         duplicate_of=None,

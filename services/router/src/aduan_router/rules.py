@@ -1,37 +1,222 @@
-"""Routing: pure functions from a normalized report and the city's rules to a routed report."""
+"""Routing: pure functions from a normalized report and the city's rules to a routed report.
+
+A ``Router`` is compiled once per city configuration (rule words normalised like the classifier's
+keywords: slang, affixes, repeated letters; see ``aduan_normalizer.text``). For a report:
+
+1. Rule: the first rule of routing.yaml whose ``category`` is the report's, whose ``kota`` list (if any)
+   holds the report's kota, one of whose ``words`` (if any) occurs in the text and none of whose
+   ``unless`` words occurs. No rule: the ``fallback`` unit, flagged for triage.
+2. Target -> unit: an SKPD code is itself. ``@kelurahan``: the report's kelurahan unit; unknown, its
+   kecamatan (area factor ``KECAMATAN_FACTOR``), else its kota (``KOTA_FACTOR``), else unresolved.
+   ``@kecamatan``: likewise from the kecamatan. ``@sudin:<dinas>``: the Suku Dinas of the report's kota,
+   else the dinas itself (not a loss of confidence: the dinas dispatches). Unresolved: the rule's
+   ``otherwise`` (else the fallback) is named as candidate and the report is flagged for triage.
+3. Confidence = category confidence x rule ``certainty`` x area factor; when the runner-up category
+   would reach the same unit its confidence is added (both readings agree on the unit), capped at 1.
+4. Runner-up unit: where the runner-up category would be routed, if that is another unit; else the
+   rule's ``alternative`` target.
+5. ``needs_triage`` when the rule says so (``lainnya``), the unit is unresolved, or the confidence is
+   below the file's ``triage_below``. A triaged report still names its best candidate in ``skpd_code``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from aduan_schemas.city import KELURAHAN_TARGET, CityConfig, RoutingRule, SkpdUnit
-from aduan_schemas.events import NormalizedReport, RoutedReport, Routing, SlaDeadlines
+from aduan_normalizer.classify import PhraseIndex, analyzer_for
+from aduan_schemas.city import (
+    KECAMATAN_TARGET,
+    KELURAHAN_TARGET,
+    SUDIN_PREFIX,
+    CityConfig,
+    RoutingRule,
+    SkpdLevel,
+    SkpdUnit,
+)
+from aduan_schemas.events import MAX_SHORT, NormalizedReport, RoutedReport, Routing, SlaDeadlines
+
+KECAMATAN_FACTOR = 0.9
+KOTA_FACTOR = 0.8
+
+
+@dataclass(frozen=True)
+class Target:
+    unit: SkpdUnit | None  # None: could not be resolved (area unknown)
+    how: str
+    factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    unit: SkpdUnit
+    routing: Routing
+    needs_triage: bool
+
+
+class Router:
+    """Compiled once per city configuration; ``decide`` is then pure."""
+
+    def __init__(self, city: CityConfig) -> None:
+        self.city = city
+        rules = city.routing.rules
+        words = [w for r in rules for w in (*r.words, *r.unless)]
+        self.analyzer = analyzer_for(city.taxonomy, words)
+        entries = []
+        for r in rules:
+            entries += [(self.analyzer.phrase(w), f"{r.id}\0words", 1.0) for w in r.words]
+            entries += [(self.analyzer.phrase(w), f"{r.id}\0unless", 1.0) for w in r.unless]
+        self._words = PhraseIndex(entries)
+        self._by_category: dict[str, list[RoutingRule]] = {}
+        for r in rules:
+            self._by_category.setdefault(r.category, []).append(r)
+
+    def rule_for(self, category: str, kota: str | None, found: set[str]) -> RoutingRule | None:
+        for r in self._by_category.get(category, ()):
+            if r.kota and (kota is None or kota.casefold() not in {k.casefold() for k in r.kota}):
+                continue
+            if r.words and f"{r.id}\0words" not in found:
+                continue
+            if f"{r.id}\0unless" in found:
+                continue
+            return r
+        return None
+
+    def resolve(self, target: str, report: NormalizedReport) -> Target:
+        skpd = self.city.skpd
+        if target == KELURAHAN_TARGET:
+            kel = _kelurahan_unit(report, self.city)
+            if kel is not None:
+                return Target(kel, kel.name)
+            return self._from_kecamatan(report, "kelurahan unknown: ")
+        if target == KECAMATAN_TARGET:
+            return self._from_kecamatan(report, "")
+        if target.startswith(SUDIN_PREFIX):
+            dinas = skpd.get(target.removeprefix(SUDIN_PREFIX))
+            kota = _kota_unit(report, self.city)
+            sudin = skpd.suku_dinas(dinas.code, kota) if kota is not None else None
+            if sudin is not None:
+                return Target(sudin, sudin.name)
+            return Target(dinas, f"kota unknown: {dinas.name} itself")
+        unit = skpd.get(target)
+        return Target(unit, unit.name)
+
+    def _from_kecamatan(self, report: NormalizedReport, prefix: str) -> Target:
+        kec = _kecamatan_unit(report, self.city)
+        if kec is not None:
+            factor = KECAMATAN_FACTOR if prefix else 1.0
+            return Target(kec, f"{prefix}{kec.name}", factor)
+        kota = _kota_unit(report, self.city)
+        if kota is not None:
+            return Target(kota, f"{prefix}kecamatan unknown: {kota.name}", KOTA_FACTOR)
+        return Target(None, f"{prefix}area unknown")
+
+    def decide(self, report: NormalizedReport) -> Decision:
+        version = self.city.routing.version
+        found = self._words.any_of(self.analyzer.tokens(report.text))
+        kota = report.area.kota if report.area is not None else None
+        rule = self.rule_for(report.category, kota, found)
+        if rule is None:
+            unit = self.city.skpd.get(self.city.routing.fallback)
+            reason = f"no rule for category {report.category}: held for triage"
+            return Decision(
+                unit, Routing(rule="fallback", version=version, reason=reason, confidence=0.0), True
+            )
+
+        target = self.resolve(rule.to, report)
+        unit = target.unit or self.city.skpd.get(rule.otherwise or self.city.routing.fallback)
+        confidence = report.category_confidence * rule.certainty * target.factor
+
+        runner_up: SkpdUnit | None = None
+        ru_cat = report.category_runner_up
+        if ru_cat:
+            ru_rule = self.rule_for(ru_cat, kota, found)
+            ru_target = self.resolve(ru_rule.to, report) if ru_rule is not None else None
+            if ru_target is not None and ru_target.unit is not None and ru_rule is not None:
+                if ru_target.unit.code == unit.code:
+                    confidence += report.category_runner_up_confidence * ru_rule.certainty * ru_target.factor
+                else:
+                    runner_up = ru_target.unit
+        if runner_up is None and rule.alternative:
+            alt = self.resolve(rule.alternative, report).unit
+            runner_up = alt if alt is not None and alt.code != unit.code else None
+        confidence = round(min(confidence, 1.0), 3)
+
+        words = " (words matched)" if rule.words else ""
+        reason = f"category {report.category}{words} -> {target.how}"
+        why = _triage_reason(rule, target, confidence, self.city.routing.triage_below)
+        if why:
+            reason += f"; held for triage: {why}"
+        return Decision(
+            unit,
+            Routing(
+                rule=rule.id,
+                version=version,
+                reason=reason[:MAX_SHORT],
+                confidence=confidence,
+                runner_up=runner_up.code if runner_up is not None else None,
+            ),
+            bool(why),
+        )
+
+
+def _triage_reason(rule: RoutingRule, target: Target, confidence: float, below: float) -> str:
+    if rule.triage:
+        return f"rule {rule.id} always asks an operator"
+    if target.unit is None:
+        return "the unit depends on an unknown area"
+    if confidence < below:
+        return f"confidence {confidence:.2f} below {below:.2f}"
+    return ""
+
+
+def _kelurahan_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
+    code = getattr(report.area, "kelurahan_code", None) if report.area is not None else None
+    return city.skpd.kelurahan_unit(code) if code else None
+
+
+def _kecamatan_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
+    area = report.area
+    if area is None:
+        return None
+    kel = _kelurahan_unit(report, city)
+    if kel is not None and kel.parent:
+        return city.skpd.by_code.get(kel.parent)
+    kota, kec = getattr(area, "kota", None), getattr(area, "kecamatan", None)
+    return city.skpd.kecamatan_unit(kota, kec) if kota and kec else None
+
+
+def _kota_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
+    area = report.area
+    if area is None:
+        return None
+    code = getattr(area, "kelurahan_code", None)
+    if code:
+        unit = city.skpd.by_area.get((SkpdLevel.KOTA, ".".join(code.split(".")[:2])))
+        if unit is not None:
+            return unit
+    kota = getattr(area, "kota", None)
+    return city.skpd.kota_unit(kota) if kota else None
+
+
+_routers: dict[int, tuple[CityConfig, Router]] = {}
+
+
+def router_for(city: CityConfig) -> Router:
+    """The compiled router of a city configuration (compiled once per configuration object)."""
+    cached = _routers.get(id(city))
+    if cached is None or cached[0] is not city:
+        if len(_routers) > 16:
+            _routers.clear()
+        cached = (city, Router(city))
+        _routers[id(city)] = cached
+    return cached[1]
 
 
 def pick_unit(report: NormalizedReport, city: CityConfig) -> tuple[SkpdUnit, Routing]:
-    """The responsible unit, and why. The first rule for the report's category wins."""
-    rule: RoutingRule | None = next((r for r in city.routing.rules if r.category == report.category), None)
-    version = city.routing.version
-    if rule is None:
-        unit = city.skpd.get(city.routing.fallback)
-        return unit, Routing(
-            rule="fallback", version=version, reason=f"no rule for category {report.category}"
-        )
-    if rule.to != KELURAHAN_TARGET:
-        return city.skpd.get(rule.to), Routing(
-            rule=rule.id, version=version, reason=f"category {report.category} goes to {rule.to}"
-        )
-    kel = city.skpd.kelurahan_unit(report.area.kelurahan_code) if report.area else None
-    if kel is not None:
-        return kel, Routing(
-            rule=rule.id, version=version, reason=f"category {report.category} is handled by its kelurahan"
-        )
-    fallback = rule.otherwise or city.routing.fallback
-    return city.skpd.get(fallback), Routing(
-        rule=rule.id,
-        version=version,
-        reason=f"kelurahan unknown; category {report.category} goes to {fallback}",
-    )
+    """The responsible unit, and why (see the module docstring)."""
+    d = router_for(city).decide(report)
+    return d.unit, d.routing
 
 
 def deadlines(report: NormalizedReport, city: CityConfig) -> SlaDeadlines:
@@ -45,12 +230,13 @@ def deadlines(report: NormalizedReport, city: CityConfig) -> SlaDeadlines:
 
 
 def route(report: NormalizedReport, city: CityConfig, now: datetime) -> RoutedReport:
-    unit, routing = pick_unit(report, city)
+    d = router_for(city).decide(report)
     return RoutedReport(
         **report.model_dump(),
-        skpd_code=unit.code,
-        skpd_name=unit.name,
-        routing=routing,
+        skpd_code=d.unit.code,
+        skpd_name=d.unit.name,
+        routing=d.routing,
         sla=deadlines(report, city),
+        needs_triage=d.needs_triage,
         routed_at=now,
     )
