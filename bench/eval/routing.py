@@ -51,6 +51,17 @@ DEFAULT_FILES = (HERE / "routing-dev.yaml", HERE / "routing-holdout.yaml")
 DEFAULT_BOUNDARIES = REPO.parent / "shared" / "data" / "jakarta-kelurahan.geojson"
 DEFAULT_CITY = REPO / "config" / "jakarta"
 
+# The category codes the labels use (the issue's taxonomy), kept here so the yardstick does not depend on
+# the configuration it measures.
+CATEGORIES = frozenset(
+    {
+        "sampah", "parkir-liar", "pohon", "taman", "fasilitas-gedung", "kdm", "jaringan-listrik",
+        "lalu-lintas", "trotoar", "jalan", "lampu-jalan", "kebisingan", "pkl", "ppsu", "reklame",
+        "saluran", "tutup-saluran", "banjir", "perizinan", "tata-ruang", "ketertiban", "telekomunikasi",
+        "transportasi-umum", "perlengkapan-jalan", "pelayanan", "pungli", "bansos", "pmks", "kesehatan",
+        "pendidikan", "kependudukan", "air-bersih", "pasar", "polusi", "lainnya",
+    }
+)  # fmt: skip
 KELURAHAN = "kelurahan"
 TRIAGE = "triage"
 # Dinas that work through one Suku Dinas per kota (code "<dinas>-<kota4>").
@@ -156,14 +167,38 @@ class Gazetteer:
 
 
 def load_items(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
+    """Each file's items, checked: required fields, known channel, category and unit family."""
     out = {}
     for p in paths:
         with p.open(encoding="utf-8") as fh:
             items = yaml.safe_load(fh) or []
         if not isinstance(items, list):
             raise ValueError(f"{p}: expected a YAML list of items")
+        for it in items:
+            problem = _item_problem(it)
+            if problem:
+                raise ValueError(
+                    f"{p.name}: item {it.get('id') if isinstance(it, dict) else it!r}: {problem}"
+                )
         out[p.name] = items
     return out
+
+
+def _item_problem(it: Any) -> str | None:
+    if not isinstance(it, dict):
+        return "not a mapping"
+    missing = [k for k in ("id", "channel", "text", "expect_category", "expect_unit") if k not in it]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if it["channel"] not in CHANNELS:
+        return f"unknown channel {it['channel']!r}"
+    if it["expect_category"] not in CATEGORIES:
+        return f"unknown category {it['expect_category']!r}"
+    if it["expect_unit"] not in FAMILIES:
+        return f"unknown unit family {it['expect_unit']!r}"
+    if it.get("gps") and not (it.get("place") or {}).get(KELURAHAN):
+        return "gps: true needs a place with a kelurahan"
+    return None
 
 
 def family_of(code: str, needs_triage: bool) -> str:
