@@ -1,10 +1,9 @@
 """The routing evaluation set (bench/eval/) is well formed and its runner works.
 
-How these were checked to fail: a duplicated id, a category code dropped below 8 items, an unknown unit
-family, a misspelled kelurahan ("Kebon Melatii") and a kelurahan moved to the wrong kota were each put into
-a copy of the YAML files in turn; the matching test went red and passed again once the file was restored.
-The Suku Dinas branch of ``expected`` was broken (always the dinas code) and
-``test_expected_unit_resolution`` went red.
+How these were checked to fail: a duplicated id, a category code dropped below 8 items, a misspelled
+kelurahan ("Kebon Melatii") and a kelurahan moved to the wrong kota were each put into the dev file in turn;
+the matching tests went red and passed again once the file was restored. The Suku Dinas branch of
+``expected`` was broken (always the dinas code) and ``test_expected_unit_resolution`` went red.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aduan_schemas.city import CityConfig, SkpdLevel, SkpdRegistry, SkpdUnit, load_city
 from aduan_kit.testing.plugin import BOUNDARIES, CITY_DIR
+from aduan_schemas.city import CityConfig, SkpdLevel, SkpdRegistry, SkpdUnit, load_city
 from bench.eval import routing
 
 MIN_PER_CATEGORY = 8
