@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 # Kelurahan boundaries for GPS geocoding (configuration kept outside the project).
 BOUNDARIES ?= $(wildcard ../shared/data/jakarta-kelurahan.geojson)
 
-.PHONY: run test env tools lint typecheck check schemas lock bench clean
+.PHONY: run test env tools lint typecheck check schemas lock bench eval clean
 
 env: $(STAMP)
 
@@ -49,6 +49,10 @@ lock: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+
+# Routing quality on the project's labelled reports (bench/eval/README.md).
+eval: $(STAMP)
+	$(BIN)/python bench/eval/routing.py $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
