@@ -185,6 +185,10 @@ class Taxonomy(Strict):
     version: str
     fallback: str
     language: Language = Language()
+    names: list[str] = Field(
+        default_factory=list,
+        description='Place names that contain a keyword ("Pasar Minggu"): matched whole, then ignored',
+    )
     categories: list[Category]
 
     @model_validator(mode="after")

@@ -105,7 +105,7 @@ def test_clear_text_overrides_a_plainly_wrong_label(
 
 def test_a_vague_label_defers_to_the_text(classifier: Classifier) -> None:
     assert classifier.classify("Ada pengemis di perempatan", "Lainnya").category == "pmks"
-    c = classifier.classify("Terima kasih", "Lainnya")
+    c = classifier.classify("Halo admin", "Lainnya")
     assert (c.category, c.confidence) == ("lainnya", 0.0)
 
 
@@ -151,14 +151,14 @@ def test_a_phrase_beats_the_words_inside_it(classifier: Classifier) -> None:
 
 
 def test_nothing_recognisable_gives_the_fallback_with_zero_confidence(classifier: Classifier) -> None:
-    c = classifier.classify("Terima kasih atas perhatiannya")
+    c = classifier.classify("Halo admin, apa kabar")
     assert (c.category, c.confidence, c.method, c.runner_up) == ("lainnya", 0.0, "fallback", None)
 
 
 def test_confidence_is_a_share_of_the_evidence(classifier: Classifier) -> None:
     c = classifier.classify("sampah di selokan")
     assert 0 < c.runner_up_confidence < c.confidence < 1
-    assert c.confidence + c.runner_up_confidence < 1
+    assert c.confidence + c.runner_up_confidence <= 1
 
 
 def test_fast_enough(classifier: Classifier) -> None:

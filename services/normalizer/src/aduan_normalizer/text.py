@@ -4,7 +4,8 @@ Built once per vocabulary (the words the caller looks for: category keywords, ro
 memoised afterwards. For each report:
 
 1. Casefold; drop URLs, e-mail addresses and @mentions (noise); a hashtag keeps its word; a digit 2 glued
-   to a word is Indonesian reduplication ("bolong2" -> "bolong bolong"); hyphens split words.
+   to a word is Indonesian reduplication, written out like its hyphen form ("gorong2" -> "gorong gorong",
+   as "gorong-gorong"); hyphens split words.
 2. Tokens are runs of letters and digits. Each token then:
    a. letters repeated three or more times are folded to two and to one ("parahhhh", "gakkk"); the first
       variant that is a known word (vocabulary, slang or ``keep``) wins, else the one-letter fold. A word
@@ -39,7 +40,7 @@ TYPO_MIN_LEN = 5
 MEMO_LIMIT = 50_000  # distinct tokens remembered before the memo is cleared
 
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w+")
-_REDUP = re.compile(r"(?<=[^\W\d_]{2})2(?!\w)")
+_REDUP = re.compile(r"\b([^\W\d_]{2,})2(?!\w)")
 _TOKEN = re.compile(r"[^\W_]+")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
 _RUN2 = re.compile(r"([^\W\d_])\1")
@@ -154,7 +155,7 @@ class Analyzer:
     def tokens(self, text: str) -> tuple[str, ...]:
         """The canonical tokens of a text (see the module docstring)."""
         s = _NOISE.sub(" ", text.casefold()).replace("#", " ")
-        s = _REDUP.sub(" \\g<0>", s)
+        s = _REDUP.sub(r"\1 \1", s)
         out: list[str] = []
         memo = self._memo
         for raw in _TOKEN.findall(s):
@@ -173,8 +174,6 @@ class Analyzer:
         return self.tokens(phrase)
 
     def _token(self, raw: str) -> tuple[str, ...]:
-        if raw == "2":
-            return ()
         word = self._unrepeat(raw)
         expanded = self.slang.get(word, (word,))
         return tuple(self._canonical(w) for w in expanded)
