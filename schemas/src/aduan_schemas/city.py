@@ -238,6 +238,7 @@ class RoutingRule(Strict):
     words: list[str] = Field(
         default_factory=list, description="The rule applies only if one of these words/phrases occurs"
     )
+    also: list[str] = Field(default_factory=list, description="With `words`: one of these must occur as well")
     unless: list[str] = Field(
         default_factory=list, description="The rule does not apply if one of these words/phrases occurs"
     )
@@ -267,7 +268,9 @@ class RoutingRules(Strict):
         if dupes:
             raise ValueError(f"duplicate rule ids: {dupes}")
         for r in self.rules:
-            for phrase in (*r.words, *r.unless):
+            if r.also and not r.words:
+                raise ValueError(f"rule {r.id}: 'also' needs 'words'")
+            for phrase in (*r.words, *r.also, *r.unless):
                 if not re.search(r"\w", phrase):
                     raise ValueError(f"rule {r.id}: word {phrase!r} has no letters or digits")
         return self

@@ -45,9 +45,12 @@ CASES = {
     "parkir-dishub": ("parkir-liar", "Parkir liar di bahu jalan", f"dishub-{SUDIN}"),
     "lalu-lintas-dishub": ("lalu-lintas", "Macet parah tiap sore", f"dishub-{SUDIN}"),
     "perlengkapan-jalan-dishub": ("perlengkapan-jalan", "Rambu dilarang parkir roboh", f"dishub-{SUDIN}"),
-    "transportasi-halte-dishub": ("transportasi-umum", "Angkot ngetem sembarangan", f"dishub-{SUDIN}"),
+    "transportasi-halte-dishub": ("transportasi-umum", "Atap halte bocor, busnya telat", f"dishub-{SUDIN}"),
+    "transportasi-angkot-dishub": ("transportasi-umum", "Angkot ngetem sembarangan", f"dishub-{SUDIN}"),
+    "transportasi-halte-lain-dishub": ("transportasi-umum", "Halte sepi", f"dishub-{SUDIN}"),
     "transportasi-operator-bpbumd": ("transportasi-umum", "Bus Transjakarta koridor 1 telat", "bpbumd"),
     "transportasi-dishub": ("transportasi-umum", "Kendaraan umum kurang", f"dishub-{SUDIN}"),
+    "jalan-gang-kelurahan": ("jalan", "Paving di gang rusak, minta PPSU", KEL),
     "jalan-dbm": ("jalan", "Jalan berlubang", f"dbm-{SUDIN}"),
     "trotoar-dbm": ("trotoar", "Trotoar rusak", f"dbm-{SUDIN}"),
     "pju-dbm": ("lampu-jalan", "Lampu jalan mati", f"dbm-{SUDIN}"),
@@ -166,6 +169,18 @@ def test_words_match_through_slang_and_affixes(city: CityConfig) -> None:
 def test_unless_words_stop_a_rule(city: CityConfig) -> None:
     r = route(normalized(category="pelayanan", text="Camat dan lurah tidak ramah"), city, NOW)
     assert r.routing.rule == "pelayanan-kelurahan"
+
+
+def test_also_words_are_required_with_words(city: CityConfig) -> None:
+    r = route(normalized(category="transportasi-umum", text="Bus Transjakarta telat di halte"), city, NOW)
+    assert r.routing.rule == "transportasi-operator-bpbumd"  # a halte, but nothing wrong with it
+
+
+def test_place_names_hide_rule_words(city: CityConfig) -> None:
+    r = route(normalized(category="saluran", text="Got di gang Kali Anyar mampet"), city, NOW)
+    assert r.routing.rule == "saluran-kelurahan"  # "Kali Anyar" is a place, not a river
+    r2 = route(normalized(category="saluran", text="Got di pinggir kali mampet"), city, NOW)
+    assert r2.routing.rule == "saluran-besar-dsda"
 
 
 def test_unknown_category_goes_to_the_fallback_for_triage(city: CityConfig) -> None:

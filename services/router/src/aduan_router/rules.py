@@ -4,8 +4,9 @@ A ``Router`` is compiled once per city configuration (rule words normalised like
 keywords: slang, affixes, repeated letters; see ``aduan_normalizer.text``). For a report:
 
 1. Rule: the first rule of routing.yaml whose ``category`` is the report's, whose ``kota`` list (if any)
-   holds the report's kota, one of whose ``words`` (if any) occurs in the text and none of whose
-   ``unless`` words occurs. No rule: the ``fallback`` unit, flagged for triage.
+   holds the report's kota, one of whose ``words`` (if any) and one of whose ``also`` words (if any)
+   occur in the text and none of whose ``unless`` words occurs (place names of the taxonomy's ``names``
+   are blanked first). No rule: the ``fallback`` unit, flagged for triage.
 2. Target -> unit: an SKPD code is itself. ``@kelurahan``: the report's kelurahan unit; unknown, its
    kecamatan (area factor ``KECAMATAN_FACTOR``), else its kota (``KOTA_FACTOR``), else unresolved.
    ``@kecamatan``: likewise from the kecamatan. ``@sudin:<dinas>``: the Suku Dinas of the report's kota,
@@ -60,22 +61,32 @@ class Router:
     def __init__(self, city: CityConfig) -> None:
         self.city = city
         rules = city.routing.rules
-        words = [w for r in rules for w in (*r.words, *r.unless)]
+        words = [w for r in rules for w in (*r.words, *r.also, *r.unless)]
         self.analyzer = analyzer_for(city.taxonomy, words)
         entries = []
         for r in rules:
-            entries += [(self.analyzer.phrase(w), f"{r.id}\0words", 1.0) for w in r.words]
-            entries += [(self.analyzer.phrase(w), f"{r.id}\0unless", 1.0) for w in r.unless]
+            for kind in ("words", "also", "unless"):
+                entries += [(self.analyzer.phrase(w), f"{r.id}\0{kind}", 1.0) for w in getattr(r, kind)]
         self._words = PhraseIndex(entries)
+        # Place names hide the words inside them ("Kali Anyar" is a place, not a river).
+        self._names = PhraseIndex([(self.analyzer.phrase(n), "name", 1.0) for n in city.taxonomy.names])
         self._by_category: dict[str, list[RoutingRule]] = {}
         for r in rules:
             self._by_category.setdefault(r.category, []).append(r)
+
+    def _without_names(self, tokens: tuple[str, ...]) -> tuple[str, ...]:
+        out = list(tokens)
+        for pos, phrase, _, _ in self._names.matches(tokens):
+            out[pos : pos + len(phrase)] = [""] * len(phrase)
+        return tuple(out)
 
     def rule_for(self, category: str, kota: str | None, found: set[str]) -> RoutingRule | None:
         for r in self._by_category.get(category, ()):
             if r.kota and (kota is None or kota.casefold() not in {k.casefold() for k in r.kota}):
                 continue
             if r.words and f"{r.id}\0words" not in found:
+                continue
+            if r.also and f"{r.id}\0also" not in found:
                 continue
             if f"{r.id}\0unless" in found:
                 continue
@@ -113,7 +124,7 @@ class Router:
 
     def decide(self, report: NormalizedReport) -> Decision:
         version = self.city.routing.version
-        found = self._words.any_of(self.analyzer.tokens(report.text))
+        found = self._words.any_of(self._without_names(self.analyzer.tokens(report.text)))
         kota = report.area.kota if report.area is not None else None
         rule = self.rule_for(report.category, kota, found)
         if rule is None:
