@@ -179,6 +179,10 @@ class Language(Strict):
         default_factory=list, description="Words that after a number are a count, dropped there"
     )
     numbers: list[str] = Field(default_factory=list, description="Number words (besides digits)")
+    money_units: list[str] = Field(
+        default_factory=list, description="Currency words and suffixes: '300rb', 'Rp 50.000', '1 juta'"
+    )
+    money_word: str = Field(default="uang", description="The word an amount of money reads as")
 
 
 class Taxonomy(Strict):

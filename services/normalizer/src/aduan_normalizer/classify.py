@@ -66,6 +66,8 @@ def analyzer_for(taxonomy: Taxonomy, extra_vocabulary: list[str] | None = None) 
         lang.keep,
         lang.counters,
         lang.numbers,
+        lang.money_units,
+        lang.money_word,
     )
 
 

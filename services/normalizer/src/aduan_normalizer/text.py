@@ -5,7 +5,8 @@ memoised afterwards. For each report:
 
 1. Casefold; drop URLs, e-mail addresses and @mentions (noise); a hashtag keeps its word; a digit 2 glued
    to a word is Indonesian reduplication, written out like its hyphen form ("gorong2" -> "gorong gorong",
-   as "gorong-gorong"); hyphens split words.
+   as "gorong-gorong"); hyphens split words; an amount of money ("300rb", "Rp 50.000", "1 juta") becomes
+   the ``money_word`` ("uang"), so "diminta 300rb" reads "minta uang".
 2. Tokens are runs of letters and digits. Each token then:
    a. letters repeated three or more times are folded to two and to one ("parahhhh", "gakkk"); the first
       variant that is a known word (vocabulary, slang or ``keep``) wins, else the one-letter fold. A word
@@ -19,7 +20,8 @@ memoised afterwards. For each report:
       ("tergenang" -> "genang", "berserakan" -> "serak", "dipangkas" -> "pangkas"); colloquial nasal
       prefixes too ("numpuk" -> "tumpuk", "ngangkut" -> "angkut"). A vocabulary word whose own stem is in
       the vocabulary stands for that stem ("kebanjiran" -> "banjir").
-   d. still unknown, at least ``TYPO_MIN_LEN`` letters and not a ``keep`` word: a vocabulary word at edit
+   d. still unknown and run together from two vocabulary words (a hashtag such as "#jalanrusak"): the
+      two words. Else, at least ``TYPO_MIN_LEN`` letters and not a ``keep`` word: a vocabulary word at edit
       distance one (one letter added, dropped, changed, or two swapped) with the same first letter, when
       exactly one exists ("smapah" -> "sampah"). Common words that are one letter from a keyword are
       listed in ``keep`` ("sampai" is not "sampah").
@@ -123,7 +125,18 @@ class Analyzer:
         keep: Iterable[str] = (),
         counters: Iterable[str] = (),
         numbers: Iterable[str] = (),
+        money_units: Iterable[str] = (),
+        money_word: str = "uang",
     ) -> None:
+        units = sorted((re.escape(u.casefold()) for u in money_units), key=len, reverse=True)
+        self._money = (
+            re.compile(
+                rf"(?<!\w)(?:(?:{'|'.join(units)})\.?\s*\d[\d.,]*(?!\w)|\d[\d.,]*\s*(?:{'|'.join(units)})(?!\w))"
+            )
+            if units
+            else None
+        )
+        self.money_word = money_word.casefold()
         self.counters = frozenset(w.casefold() for w in counters)
         self.numbers = frozenset(w.casefold() for w in numbers)
         self.slang: dict[str, tuple[str, ...]] = {
@@ -156,6 +169,8 @@ class Analyzer:
         """The canonical tokens of a text (see the module docstring)."""
         s = _NOISE.sub(" ", text.casefold()).replace("#", " ")
         s = _REDUP.sub(r"\1 \1", s)
+        if self._money is not None:
+            s = self._money.sub(f" {self.money_word} ", s)
         out: list[str] = []
         memo = self._memo
         for raw in _TOKEN.findall(s):
@@ -176,7 +191,7 @@ class Analyzer:
     def _token(self, raw: str) -> tuple[str, ...]:
         word = self._unrepeat(raw)
         expanded = self.slang.get(word, (word,))
-        return tuple(self._canonical(w) for w in expanded)
+        return tuple(t for w in expanded for t in self._canonical(w).split())
 
     def _unrepeat(self, word: str) -> str:
         if word in self._known:
@@ -207,6 +222,11 @@ class Analyzer:
         stem = self._stem(word)
         if stem is not None:
             return stem
+        if len(word) >= 2 * _MIN_STEM + 2:  # hashtags and run-together words: "#jalanrusak"
+            for i in range(_MIN_STEM, len(word) - _MIN_STEM + 1):
+                head, tail = word[:i], word[i:]
+                if head in self.vocabulary and tail in self.vocabulary:
+                    return f"{self._root.get(head, head)} {self._root.get(tail, tail)}"
         if len(word) >= TYPO_MIN_LEN:
             found: set[str] = set(self._typos.get(word, ()))
             for d in _deletes(word):
