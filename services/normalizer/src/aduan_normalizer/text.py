@@ -16,7 +16,9 @@ memoised afterwards. For each report:
    c. a token of the vocabulary stays as it is. Otherwise the light stemmer proposes stems, least
       stripped first: suffixes -nya, -kan, -an, -i and prefixes di-, ter-, ber-, ke-, se-, per-, and
       me-/pe- with their nasal forms (mem-/pem- restore p, men-/pen- restore t, meng-/peng- restore k,
-      meny-/peny- restore s), up to two prefixes; the first stem in the vocabulary wins
+      meny-/peny- restore s; every reading is tried), up to two prefixes. A word one of whose stems is a
+      ``keep`` word outside the vocabulary is left alone ("memohon" is mohon, not pohon); otherwise the
+      first stem in the vocabulary wins
       ("tergenang" -> "genang", "berserakan" -> "serak", "dipangkas" -> "pangkas"); colloquial nasal
       prefixes too ("numpuk" -> "tumpuk", "ngangkut" -> "angkut"). A vocabulary word whose own stem is in
       the vocabulary stands for that stem ("kebanjiran" -> "banjir").
@@ -38,7 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-TYPO_MIN_LEN = 5
+TYPO_MIN_LEN = 6
 MEMO_LIMIT = 50_000  # distinct tokens remembered before the memo is cleared
 
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w+")
@@ -86,11 +88,10 @@ def _prefix_variants(word: str) -> list[str]:
     for pre in _PLAIN_PREFIXES:
         if word.startswith(pre) and len(word) - len(pre) >= _MIN_STEM:
             out.append(word[len(pre) :])
-    for pre, restores in _NASAL_PREFIXES:
+    for pre, restores in _NASAL_PREFIXES:  # every reading: "memohon" is me-mohon, not mem-pohon
         if word.startswith(pre) and len(word) - len(pre) >= _MIN_STEM - 1:
             rest = word[len(pre) :]
             out.extend(r + rest for r in restores if len(r + rest) >= _MIN_STEM)
-            break
     return out
 
 
@@ -209,7 +210,10 @@ class Analyzer:
         return word
 
     def _stem(self, word: str) -> str | None:
-        for cand in stem_candidates(word):
+        cands = stem_candidates(word)
+        if any(c in self.keep and c not in self.vocabulary for c in cands):
+            return None  # a form of a common word ("memohon" is mohon, however close to "pohon")
+        for cand in cands:
             if cand in self.vocabulary:
                 return self._root.get(cand, cand)
         return None
