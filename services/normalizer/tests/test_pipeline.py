@@ -105,7 +105,7 @@ def test_normalize_lines_reports_each_line(city: CityConfig, geocoder: Geocoder)
     assert results[3] == (None, None)
     assert results[4] == (None, f"duplicate of {rid}")
     out5 = NormalizedReport.model_validate_json(results[5][0] or "")
-    assert out5.category == "lampu-jalan" and 0.5 <= out5.category_confidence <= 0.8
+    assert out5.category == "lampu-jalan" and 0.5 < out5.category_confidence < 1
 
 
 def test_load_geocoder(boundaries_path: Path, tmp_path: Path, city: CityConfig) -> None:
