@@ -117,7 +117,11 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
 async def test_past_deadline_gives_exactly_one_breach_event(
     stack: Stack, stack_common: CommonSettings
 ) -> None:
-    payload = qlue_payload(created_at=datetime.now(UTC) - timedelta(hours=7), category="Jalan Rusak")
+    payload = qlue_payload(
+        created_at=datetime.now(UTC) - timedelta(hours=7),
+        category="Jalan Rusak",
+        description="Jalan berlubang besar, sudah dua minggu belum diperbaiki",
+    )
     assert post_qlue(stack, payload).status_code == 202
     routed = await routed_for(stack_common, payload["id"])
     # The scanner runs every 0.2 s: many cycles pass while this settles for 3 s.
