@@ -183,6 +183,8 @@ class Language(Strict):
         default_factory=list, description="Currency words and suffixes: '300rb', 'Rp 50.000', '1 juta'"
     )
     money_word: str = Field(default="uang", description="The word an amount of money reads as")
+    emphasis: list[str] = Field(default_factory=list, description="Phrases after which words weigh more")
+    negations: list[str] = Field(default_factory=list, description="Words that negate the next keyword")
 
 
 class Taxonomy(Strict):

@@ -172,3 +172,15 @@ def test_fast_enough(classifier: Classifier) -> None:
     for t in texts:
         classifier.classify(t, "Jalan")
     assert (time.process_time() - start) / len(texts) < 0.005
+
+
+def test_emphasis_names_the_main_problem(classifier: Classifier) -> None:
+    text = "sampah numpuk di gang, tapi yang paling penting lampu jalan mati"
+    assert classifier.classify(text).category == "lampu-jalan"
+    # checked: without the emphasis phrase the earlier rubbish wins
+    assert classifier.classify("sampah numpuk di gang, lampu jalan mati").category == "sampah"
+
+
+def test_a_negated_keyword_does_not_count(classifier: Classifier) -> None:
+    assert classifier.scores("bukan jalan rusak") == {}
+    assert "trotoar" in classifier.scores("trotoar berlubang, bukan jalannya")

@@ -13,7 +13,9 @@ Compiled once per taxonomy, pure afterwards.
    kelurahan"). A category's occurrences are summed with diminishing weights (the largest counts fully,
    the next ``DECAY`` times, the next ``DECAY``^2 times, ...), so a pile of context words does not
    outweigh the one problem named. Place names listed in ``names`` ("Pasar Minggu", "Kalideres") are
-   matched as phrases of no category, which hides the keyword inside them.
+   matched as phrases of no category, which hides the keyword inside them. Words within
+   ``EMPHASIS_SPAN`` tokens after an ``emphasis`` phrase ("yang paling penting") weigh ``EMPHASIS``
+   times more; a keyword right after a ``negations`` word ("bukan jalannya") does not count.
 2. Channel label (``category_hint``), matched case-, space- and punctuation-insensitively against the
    taxonomy's hints (per channel first). A label of a real category adds ``HINT_PRIOR`` to that category:
    strong prior evidence, which clear text evidence for another category still overrides (a "Sampah"
@@ -39,9 +41,14 @@ WEAK = 1.0
 PHRASE_BONUS = 0.5
 EARLY_BONUS = 0.5
 DECAY = 0.5
+EMPHASIS = 1.5
+EMPHASIS_SPAN = 8  # tokens after an emphasis phrase that it covers
 HINT_PRIOR = 3.0
 EVIDENCE_K = 1.0
 RIVAL_WEIGHT = 0.5
+
+
+EMPHASIS_LABEL = "\0emphasis"
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,9 @@ class Classification:
 
 
 def taxonomy_vocabulary(taxonomy: Taxonomy) -> list[str]:
-    return [*taxonomy.names, *(p for c in taxonomy.categories for p in (*c.strong, *c.keywords, *c.weak))]
+    lang = taxonomy.language
+    words = (p for c in taxonomy.categories for p in (*c.strong, *c.keywords, *c.weak))
+    return [*taxonomy.names, *lang.emphasis, *lang.negations, *words]
 
 
 def analyzer_for(taxonomy: Taxonomy, extra_vocabulary: list[str] | None = None) -> Analyzer:
@@ -132,7 +141,9 @@ class Classifier:
                 for w in words:
                     phrase = self.analyzer.phrase(w)
                     entries.append((phrase, c.code, base + PHRASE_BONUS * (len(phrase) - 1)))
+        entries += [(self.analyzer.phrase(e), EMPHASIS_LABEL, 0.0) for e in taxonomy.language.emphasis]
         self._index = PhraseIndex(entries)
+        self._negations = frozenset(t for n in taxonomy.language.negations for t in self.analyzer.phrase(n))
         self._order = {c.code: i for i, c in enumerate(taxonomy.categories)}
 
     def classify(
@@ -167,9 +178,15 @@ class Classifier:
         tokens = self.analyzer.tokens(text)
         n = max(len(tokens), 1)
         found: dict[str, list[float]] = {}
-        for pos, _, code, weight in self._index.matches(tokens):
-            if code:
-                found.setdefault(code, []).append(weight * (1.0 + EARLY_BONUS * (1.0 - pos / n)))
+        emphasis_until = -1
+        for pos, phrase, code, weight in self._index.matches(tokens):
+            if code == EMPHASIS_LABEL:
+                emphasis_until = pos + len(phrase) + EMPHASIS_SPAN
+                continue
+            if not code or (pos > 0 and tokens[pos - 1] in self._negations):
+                continue
+            w = weight * (1.0 + EARLY_BONUS * (1.0 - pos / n))
+            found.setdefault(code, []).append(w * EMPHASIS if pos < emphasis_until else w)
         out: dict[str, float] = {}
         for code, parts in found.items():
             parts.sort(reverse=True)
