@@ -21,9 +21,10 @@ Compiled once per taxonomy, pure afterwards.
    strong prior evidence, which clear text evidence for another category still overrides (a "Sampah"
    report about a banner). A label of the fallback category ("Lainnya") or an unknown label adds nothing.
 3. The best total wins. Confidence = top / (top + ``RIVAL_WEIGHT`` x second + ``EVIDENCE_K``): high when
-   the winner has much evidence and no strong rival; 0.75 for a label alone; 0.5 for one weak word. The
-   constants were calibrated on the project's labelled development reports (a confidence of 0.6 was
-   right about three times in four, 0.7 about nine in ten). The second-best category (if it scored) is
+   the winner has much evidence and no strong rival; 0.75 for a label alone; about 0.5 for one weak word.
+   The constants were calibrated on the project's labelled development reports (bench/eval): a
+   confidence of 0.5-0.6 was right about six times in ten, 0.6-0.7 nine in ten, above 0.7 nearly
+   always. The second-best category (if it scored) is
    kept as the runner-up, its confidence second / the same denominator (capped so both sum to at most 1).
 4. Nothing scored: the taxonomy's fallback with confidence 0 (or the fallback label's category).
 """
