@@ -294,6 +294,8 @@ def score(
     pred: Counter[str] = Counter()
     support: Counter[str] = Counter()
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    cat_support: Counter[str] = Counter()
+    cat_hits: Counter[str] = Counter()
     misses = []
     for item, r in zip(items, routed, strict=True):
         want = expected(item, city, gaz)
@@ -305,6 +307,8 @@ def score(
         ok_unit += right
         ok_fam += got_fam == want_fam
         ok_cat += r["category"] == item["expect_category"]
+        cat_support[item["expect_category"]] += 1
+        cat_hits[item["expect_category"]] += r["category"] == item["expect_category"]
         if triage:
             triaged += 1
         else:
@@ -342,6 +346,7 @@ def score(
         "triage_rate": triaged / n if n else 0.0,
         "accuracy_non_triaged": ok_non_triaged / (n - triaged) if n - triaged else 0.0,
         "families": families,
+        "category_recall": {c: cat_hits[c] / cat_support[c] for c in sorted(cat_support)},
         "confusion": {k: dict(v.most_common()) for k, v in sorted(confusion.items())},
         "misses": len(misses),
         "worst_misses": misses[:15],
@@ -394,6 +399,11 @@ def render(name: str, mode: str, m: dict[str, Any], show_misses: bool) -> str:
         out.append(
             f"{fam:<14} {s['precision']:6.2f} {s['recall']:6.2f} {s['support']:7d} {s['predicted']:9d}"
         )
+    weak = sorted((r, c) for c, r in m["category_recall"].items() if r < 1.0)
+    if weak:
+        out.append("\ncategory recall below 1 (lowest first)")
+        recalls = [f"{c} {r:.2f}" for r, c in weak]
+        out.extend("  " + ", ".join(recalls[i : i + 6]) for i in range(0, len(recalls), 6))
     if m["confusion"]:
         out.append("\nconfusion (expected family -> got family: count, most frequent first)")
         for fam, row in m["confusion"].items():
