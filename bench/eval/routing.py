@@ -267,7 +267,7 @@ def build_raw(item: dict[str, Any], gaz: Gazetteer, with_hint: bool) -> RawRepor
     )
 
 
-def run_pipeline(raw_lines: list[str], city: CityConfig, geocoder: Any) -> list[dict[str, Any]]:
+def run_pipeline(raw_lines: list[str], city: CityConfig, geocoder: Any) -> list[str]:
     """normalize_lines | route_lines, in-process, exactly as ``aduan normalize | aduan route``."""
     now = lambda: RECEIVED_AT  # noqa: E731
     normalized = []
@@ -281,7 +281,7 @@ def run_pipeline(raw_lines: list[str], city: CityConfig, geocoder: Any) -> list[
     for line, error in route_lines(normalized, city, now):
         if line is None:
             raise RuntimeError(f"route failed: {error}")
-        routed.append(json.loads(line))
+        routed.append(line)
     return routed
 
 
@@ -362,7 +362,7 @@ def evaluate(
     repeat: int = 5,
 ) -> dict[str, Any]:
     lines = [build_raw(it, gaz, with_hint).model_dump_json() for it in items]
-    routed = run_pipeline(lines, city, geocoder)
+    routed = [json.loads(line) for line in run_pipeline(lines, city, geocoder)]
     result = score(items, routed, city, gaz)
     timings = []
     for _ in range(max(repeat, 0)):
