@@ -185,6 +185,10 @@ class Language(Strict):
     money_word: str = Field(default="uang", description="The word an amount of money reads as")
     emphasis: list[str] = Field(default_factory=list, description="Phrases after which words weigh more")
     negations: list[str] = Field(default_factory=list, description="Words that negate the next keyword")
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Social-media handles that name a service, read as its words (other @mentions are dropped)",
+    )
 
 
 class Taxonomy(Strict):

@@ -95,3 +95,12 @@ def test_a_count_is_not_a_river(analyzer: Analyzer) -> None:
 def test_tokens_are_pure_and_repeatable(analyzer: Analyzer) -> None:
     text = "Sampahnya NUMPUK gk diangkut2 udh seminggu!!!"
     assert analyzer.tokens(text) == analyzer.tokens(text)
+
+
+def test_known_accounts_read_as_their_service_other_mentions_are_noise(analyzer: Analyzer) -> None:
+    assert analyzer.tokens("@LRTJakarta keretanya telat") == ("lrt", "keretanya", "telat")
+    assert analyzer.tokens("@DKIJakarta @budi123 tolong") == ("tolong",)
+
+
+def test_colloquial_suffix(analyzer: Analyzer) -> None:
+    assert analyzer.tokens("dibersihin") == ("bersih",)

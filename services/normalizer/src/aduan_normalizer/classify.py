@@ -64,7 +64,7 @@ class Classification:
 def taxonomy_vocabulary(taxonomy: Taxonomy) -> list[str]:
     lang = taxonomy.language
     words = (p for c in taxonomy.categories for p in (*c.strong, *c.keywords, *c.weak))
-    return [*taxonomy.names, *lang.emphasis, *lang.negations, *words]
+    return [*taxonomy.names, *lang.emphasis, *lang.negations, *lang.accounts.values(), *words]
 
 
 def analyzer_for(taxonomy: Taxonomy, extra_vocabulary: list[str] | None = None) -> Analyzer:
@@ -78,6 +78,7 @@ def analyzer_for(taxonomy: Taxonomy, extra_vocabulary: list[str] | None = None) 
         lang.numbers,
         lang.money_units,
         lang.money_word,
+        lang.accounts,
     )
 
 

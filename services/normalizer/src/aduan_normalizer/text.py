@@ -3,7 +3,8 @@
 Built once per vocabulary (the words the caller looks for: category keywords, routing words), pure and
 memoised afterwards. For each report:
 
-1. Casefold; drop URLs, e-mail addresses and @mentions (noise); a hashtag keeps its word; a digit 2 glued
+1. Casefold; drop URLs, e-mail addresses and @mentions (noise), except the city's known ``accounts``,
+   which read as what they stand for ("@LRTJakarta" -> "lrt"); a hashtag keeps its word; a digit 2 glued
    to a word is Indonesian reduplication, written out like its hyphen form ("gorong2" -> "gorong gorong",
    as "gorong-gorong"); hyphens split words; an amount of money ("300rb", "Rp 50.000", "1 juta") becomes
    the ``money_word`` ("uang"), so "diminta 300rb" reads "minta uang".
@@ -14,7 +15,7 @@ memoised afterwards. For each report:
    b. slang and abbreviations are expanded from the city's ``slang`` table ("gk" -> "tidak",
       "rs" -> "rumah sakit"): one token may become several.
    c. a token of the vocabulary stays as it is. Otherwise the light stemmer proposes stems, least
-      stripped first: suffixes -nya, -kan, -an, -i and prefixes di-, ter-, ber-, ke-, se-, per-, and
+      stripped first: suffixes -nya, -kan, -an, -in (colloquial), -i and prefixes di-, ter-, ber-, ke-, se-, per-, and
       me-/pe- with their nasal forms (mem-/pem- restore p, men-/pen- restore t, meng-/peng- restore k,
       meny-/peny- restore s; every reading is tried), up to two prefixes. A word one of whose stems is a
       ``keep`` word outside the vocabulary is left alone ("memohon" is mohon, not pohon); otherwise the
@@ -43,13 +44,14 @@ from collections.abc import Iterable, Mapping
 TYPO_MIN_LEN = 6
 MEMO_LIMIT = 50_000  # distinct tokens remembered before the memo is cleared
 
-_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w+")
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+")
+_MENTION = re.compile(r"@(\w+)")
 _REDUP = re.compile(r"\b([^\W\d_]{2,})2(?!\w)")
 _TOKEN = re.compile(r"[^\W_]+")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
 _RUN2 = re.compile(r"([^\W\d_])\1")
 
-_SUFFIXES = ("nya", "kan", "an", "i")
+_SUFFIXES = ("nya", "kan", "an", "in", "i")  # "-in" is Jakarta's colloquial "-kan" ("bersihin")
 _PLAIN_PREFIXES = ("di", "ter", "ber", "ke", "se", "per")
 # (prefix, letters restored at the start of the stem), longest first; "" restores nothing.
 _NASAL_PREFIXES = (
@@ -128,7 +130,9 @@ class Analyzer:
         numbers: Iterable[str] = (),
         money_units: Iterable[str] = (),
         money_word: str = "uang",
+        accounts: Mapping[str, str] | None = None,
     ) -> None:
+        self.accounts = {k.casefold().lstrip("@"): f" {v.casefold()} " for k, v in (accounts or {}).items()}
         units = sorted((re.escape(u.casefold()) for u in money_units), key=len, reverse=True)
         self._money = (
             re.compile(
@@ -168,7 +172,8 @@ class Analyzer:
 
     def tokens(self, text: str) -> tuple[str, ...]:
         """The canonical tokens of a text (see the module docstring)."""
-        s = _NOISE.sub(" ", text.casefold()).replace("#", " ")
+        s = _NOISE.sub(" ", text.casefold())
+        s = _MENTION.sub(lambda m: self.accounts.get(m.group(1), " "), s).replace("#", " ")
         s = _REDUP.sub(r"\1 \1", s)
         if self._money is not None:
             s = self._money.sub(f" {self.money_word} ", s)
