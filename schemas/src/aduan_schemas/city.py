@@ -187,7 +187,7 @@ class Language(Strict):
     negations: list[str] = Field(default_factory=list, description="Words that negate the next keyword")
     accounts: dict[str, str] = Field(
         default_factory=dict,
-        description="Social-media handles that name a service, read as its words (other @mentions are dropped)",
+        description="Handles that name a service, read as its words (other @mentions are dropped)",
     )
 
 

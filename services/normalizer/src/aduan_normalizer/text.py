@@ -15,8 +15,8 @@ memoised afterwards. For each report:
    b. slang and abbreviations are expanded from the city's ``slang`` table ("gk" -> "tidak",
       "rs" -> "rumah sakit"): one token may become several.
    c. a token of the vocabulary stays as it is. Otherwise the light stemmer proposes stems, least
-      stripped first: suffixes -nya, -kan, -an, -in (colloquial), -i and prefixes di-, ter-, ber-, ke-, se-, per-, and
-      me-/pe- with their nasal forms (mem-/pem- restore p, men-/pen- restore t, meng-/peng- restore k,
+      stripped first: suffixes -nya, -kan, -an, -in (colloquial), -i and prefixes di-, ter-, ber-, ke-,
+      se-, per-, and me-/pe- with their nasal forms (mem-/pem- restore p, men-/pen- restore t, meng-/peng- restore k,
       meny-/peny- restore s; every reading is tried), up to two prefixes. A word one of whose stems is a
       ``keep`` word outside the vocabulary is left alone ("memohon" is mohon, not pohon); otherwise the
       first stem in the vocabulary wins
