@@ -16,13 +16,13 @@ memoised afterwards. For each report:
       "rs" -> "rumah sakit"): one token may become several.
    c. a token of the vocabulary stays as it is. Otherwise the light stemmer proposes stems, least
       stripped first: suffixes -nya, -kan, -an, -in (colloquial), -i and prefixes di-, ter-, ber-, ke-,
-      se-, per-, and me-/pe- with their nasal forms (mem-/pem- restore p, men-/pen- restore t, meng-/peng- restore k,
-      meny-/peny- restore s; every reading is tried), up to two prefixes. A word one of whose stems is a
-      ``keep`` word outside the vocabulary is left alone ("memohon" is mohon, not pohon); otherwise the
-      first stem in the vocabulary wins
-      ("tergenang" -> "genang", "berserakan" -> "serak", "dipangkas" -> "pangkas"); colloquial nasal
-      prefixes too ("numpuk" -> "tumpuk", "ngangkut" -> "angkut"). A vocabulary word whose own stem is in
-      the vocabulary stands for that stem ("kebanjiran" -> "banjir").
+      se-, per-, and me-/pe- with their nasal forms (mem-/pem- restore p, men-/pen- restore t,
+      meng-/peng- restore k, meny-/peny- restore s; every reading is tried), and colloquial nasal
+      prefixes ("numpuk" -> "tumpuk", "ngangkut" -> "angkut"), up to two prefixes. A word one of whose
+      stems is a ``keep`` word outside the vocabulary is left alone ("memohon" is mohon, not pohon);
+      otherwise the first stem in the vocabulary wins ("tergenang" -> "genang", "berserakan" -> "serak",
+      "dipangkas" -> "pangkas"). A vocabulary word whose own stem is in the vocabulary stands for that
+      stem ("kebanjiran" -> "banjir").
    d. still unknown and run together from two vocabulary words (a hashtag such as "#jalanrusak"): the
       two words. Else, at least ``TYPO_MIN_LEN`` letters and not a ``keep`` word: a vocabulary word at edit
       distance one (one letter added, dropped, changed, or two swapped) with the same first letter, when
