@@ -4,12 +4,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import normalized
 from aduan_router.rules import route
-from aduan_schemas.city import CityConfig, load_city
-from aduan_schemas.events import Area
+from aduan_schemas.city import CityConfig, RoutingRule, load_city
+from aduan_schemas.events import Area, NormalizedReport
 
 NOW = datetime.now(UTC)
 KEL, KEC, SUDIN = "kel-3171011001", "kec-317101", "3171"  # Gambir, Kec. Gambir, Jakarta Pusat
@@ -203,3 +204,34 @@ def test_route_is_pure(city: CityConfig) -> None:
 
 def test_city_dir_is_configuration() -> None:
     assert Path(CITY_DIR, "routing.yaml").is_file()
+
+
+def test_kota_condition(city: CityConfig) -> None:
+    island = RoutingRule(id="sampah-pulau", category="sampah", kota=["Kepulauan Seribu"], to="dlh")
+    routing = city.routing.model_copy(update={"rules": [island, *city.routing.rules]})
+    islands = CityConfig(skpd=city.skpd, taxonomy=city.taxonomy, routing=routing, sla=city.sla)
+    on_island = Area(kelurahan_code="", kelurahan="", kecamatan="", kota="Kepulauan Seribu")
+    r = route(normalized(category="sampah", text="Sampah di pantai", area=on_island), islands, NOW)
+    assert (r.routing.rule, r.skpd_code) == ("sampah-pulau", "dlh")
+    r2 = route(normalized(category="sampah", text="Sampah di gang"), islands, NOW)  # Gambir
+    assert r2.routing.rule == "sampah-kelurahan"
+
+
+class _Place(BaseModel):
+    level: str
+    kota_code: str
+    kecamatan_code: str | None = None
+    kelurahan_code: str | None = None
+
+
+class _WithPlace(NormalizedReport):
+    place: _Place | None = None
+
+
+def test_a_place_known_only_at_kecamatan_or_kota_level_is_used(city: CityConfig) -> None:
+    # A normalizer that also publishes `place` (the most specific level known) is read when present.
+    base = normalized(category="saluran", text="Got mampet", area=None).model_dump()
+    kec = _WithPlace(**base, place=_Place(level="kecamatan", kota_code="31.71", kecamatan_code="31.71.07"))
+    assert route(kec, city, NOW).skpd_code == "kec-317107"
+    kota = _WithPlace(**{**base, "category": "jalan"}, place=_Place(level="kota", kota_code="31.74"))
+    assert route(kota, city, NOW).skpd_code == "dbm-3174"

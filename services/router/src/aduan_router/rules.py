@@ -70,6 +70,9 @@ class Router:
         self._words = PhraseIndex(entries)
         # Place names hide the words inside them ("Kali Anyar" is a place, not a river).
         self._names = PhraseIndex([(self.analyzer.phrase(n), "name", 1.0) for n in city.taxonomy.names])
+        self._rule_kota = {
+            r.id: {u.code for k in r.kota if (u := city.skpd.kota_unit(k)) is not None} for r in rules
+        }
         self._by_category: dict[str, list[RoutingRule]] = {}
         for r in rules:
             self._by_category.setdefault(r.category, []).append(r)
@@ -80,9 +83,9 @@ class Router:
             out[pos : pos + len(phrase)] = [""] * len(phrase)
         return tuple(out)
 
-    def rule_for(self, category: str, kota: str | None, found: set[str]) -> RoutingRule | None:
+    def rule_for(self, category: str, kota: SkpdUnit | None, found: set[str]) -> RoutingRule | None:
         for r in self._by_category.get(category, ()):
-            if r.kota and (kota is None or kota.casefold() not in {k.casefold() for k in r.kota}):
+            if r.kota and (kota is None or kota.code not in self._rule_kota[r.id]):
                 continue
             if r.words and f"{r.id}\0words" not in found:
                 continue
@@ -125,8 +128,8 @@ class Router:
     def decide(self, report: NormalizedReport) -> Decision:
         version = self.city.routing.version
         found = self._words.any_of(self._without_names(self.analyzer.tokens(report.text)))
-        kota = report.area.kota if report.area is not None else None
-        rule = self.rule_for(report.category, kota, found)
+        kota_unit = _kota_unit(report, self.city)
+        rule = self.rule_for(report.category, kota_unit, found)
         if rule is None:
             unit = self.city.skpd.get(self.city.routing.fallback)
             reason = f"no rule for category {report.category}: held for triage"
@@ -141,7 +144,7 @@ class Router:
         runner_up: SkpdUnit | None = None
         ru_cat = report.category_runner_up
         if ru_cat:
-            ru_rule = self.rule_for(ru_cat, kota, found)
+            ru_rule = self.rule_for(ru_cat, kota_unit, found)
             ru_target = self.resolve(ru_rule.to, report) if ru_rule is not None else None
             if ru_target is not None and ru_target.unit is not None and ru_rule is not None:
                 if ru_target.unit.code == unit.code:
@@ -181,33 +184,36 @@ def _triage_reason(rule: RoutingRule, target: Target, confidence: float, below: 
     return ""
 
 
+def _codes(report: NormalizedReport) -> tuple[str | None, str | None, str | None]:
+    """(kelurahan, kecamatan, kota) Kemendagri codes known for the report. ``area`` is the kelurahan;
+    a ``place`` (when the normalizer sets one) may know only the kecamatan or the kota."""
+    place = getattr(report, "place", None)  # read defensively: older normalized reports have none
+    kel = report.area.kelurahan_code if report.area is not None else None
+    kel = kel or getattr(place, "kelurahan_code", None)
+    kec = getattr(place, "kecamatan_code", None) or (".".join(kel.split(".")[:3]) if kel else None)
+    kota = getattr(place, "kota_code", None) or (".".join(kel.split(".")[:2]) if kel else None)
+    return kel or None, kec or None, kota or None
+
+
 def _kelurahan_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
-    code = getattr(report.area, "kelurahan_code", None) if report.area is not None else None
-    return city.skpd.kelurahan_unit(code) if code else None
+    kel, _, _ = _codes(report)
+    return city.skpd.kelurahan_unit(kel) if kel else None
 
 
 def _kecamatan_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
-    area = report.area
-    if area is None:
-        return None
-    kel = _kelurahan_unit(report, city)
-    if kel is not None and kel.parent:
-        return city.skpd.by_code.get(kel.parent)
-    kota, kec = getattr(area, "kota", None), getattr(area, "kecamatan", None)
-    return city.skpd.kecamatan_unit(kota, kec) if kota and kec else None
+    _, kec, _ = _codes(report)
+    unit = city.skpd.by_area.get((SkpdLevel.KECAMATAN, kec)) if kec else None
+    if unit is None and report.area is not None and report.area.kota and report.area.kecamatan:
+        unit = city.skpd.kecamatan_unit(report.area.kota, report.area.kecamatan)
+    return unit
 
 
 def _kota_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
-    area = report.area
-    if area is None:
-        return None
-    code = getattr(area, "kelurahan_code", None)
-    if code:
-        unit = city.skpd.by_area.get((SkpdLevel.KOTA, ".".join(code.split(".")[:2])))
-        if unit is not None:
-            return unit
-    kota = getattr(area, "kota", None)
-    return city.skpd.kota_unit(kota) if kota else None
+    _, _, kota = _codes(report)
+    unit = city.skpd.by_area.get((SkpdLevel.KOTA, kota)) if kota else None
+    if unit is None and report.area is not None and report.area.kota:
+        unit = city.skpd.kota_unit(report.area.kota)
+    return unit
 
 
 _routers: dict[int, tuple[CityConfig, Router]] = {}
