@@ -217,11 +217,14 @@ def test_kota_condition(city: CityConfig) -> None:
     assert r2.routing.rule == "sampah-kelurahan"
 
 
-class _Place(BaseModel):
+class _Place(BaseModel):  # the shape of the normalizer's `place`
     level: str
     kota_code: str
+    kota: str
     kecamatan_code: str | None = None
+    kecamatan: str | None = None
     kelurahan_code: str | None = None
+    kelurahan: str | None = None
 
 
 class _WithPlace(NormalizedReport):
@@ -231,7 +234,15 @@ class _WithPlace(NormalizedReport):
 def test_a_place_known_only_at_kecamatan_or_kota_level_is_used(city: CityConfig) -> None:
     # A normalizer that also publishes `place` (the most specific level known) is read when present.
     base = normalized(category="saluran", text="Got mampet", area=None).model_dump(exclude={"place"})
-    kec = _WithPlace(**base, place=_Place(level="kecamatan", kota_code="31.71", kecamatan_code="31.71.07"))
+    tanah_abang = _Place(
+        level="kecamatan",
+        kota_code="31.71",
+        kota="Jakarta Pusat",
+        kecamatan_code="31.71.07",
+        kecamatan="Tanah Abang",
+    )
+    kec = _WithPlace(**base, place=tanah_abang)
     assert route(kec, city, NOW).skpd_code == "kec-317107"
-    kota = _WithPlace(**{**base, "category": "jalan"}, place=_Place(level="kota", kota_code="31.74"))
+    jaksel = _Place(level="kota", kota_code="31.74", kota="Jakarta Selatan")
+    kota = _WithPlace(**{**base, "category": "jalan"}, place=jaksel)
     assert route(kota, city, NOW).skpd_code == "dbm-3174"
