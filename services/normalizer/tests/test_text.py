@@ -104,3 +104,8 @@ def test_known_accounts_read_as_their_service_other_mentions_are_noise(analyzer:
 
 def test_colloquial_suffix(analyzer: Analyzer) -> None:
     assert analyzer.tokens("dibersihin") == ("bersih",)
+
+
+def test_vowel_dropped_spellings(analyzer: Analyzer) -> None:
+    assert analyzer.tokens("smpah parkr") == ("sampah", "parkir")
+    # checked: without the skeleton index these stay as typed

@@ -24,10 +24,12 @@ memoised afterwards. For each report:
       "dipangkas" -> "pangkas"). A vocabulary word whose own stem is in the vocabulary stands for that
       stem ("kebanjiran" -> "banjir").
    d. still unknown and run together from two vocabulary words (a hashtag such as "#jalanrusak"): the
-      two words. Else, at least ``TYPO_MIN_LEN`` letters and not a ``keep`` word: a vocabulary word at edit
-      distance one (one letter added, dropped, changed, or two swapped) with the same first letter, when
-      exactly one exists ("smapah" -> "sampah"). Common words that are one letter from a keyword are
-      listed in ``keep`` ("sampai" is not "sampah").
+      two words. Written without some vowels ("smpah", "parkr"): the one vocabulary word with the same
+      first letter and consonants, if no other known word shares them. Else, at least ``TYPO_MIN_LEN``
+      letters and not a ``keep`` word: a vocabulary word at edit distance one (one letter added,
+      dropped, changed, or two swapped) with the same first letter, when exactly one exists ("smapah" ->
+      "sampah"). Common words that are one letter from a keyword are listed in ``keep`` ("sampai" is
+      not "sampah").
    e. otherwise the token stays as it is: words nobody looks for need no stem.
 3. A ``counters`` word right after a number is a count and is dropped ("sudah 3 kali lapor": "kali" is
    not a river there).
@@ -42,6 +44,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 TYPO_MIN_LEN = 6
+SKELETON_MIN = 4  # letters of a skeleton (first letter + consonants) worth matching
 MEMO_LIMIT = 50_000  # distinct tokens remembered before the memo is cleared
 
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+")
@@ -72,6 +75,7 @@ _NASAL_PREFIXES = (
     ("n", ("t",)),
 )
 _MIN_STEM = 3
+_VOWELS = re.compile(r"[aeiou]")
 
 
 def _suffix_variants(word: str) -> list[str]:
@@ -112,6 +116,10 @@ def stem_candidates(word: str) -> list[str]:
             for s2 in _suffix_variants(p)[1:]:
                 seen.setdefault(s2, None)
     return list(seen)
+
+
+def _skeleton(word: str) -> str:
+    return word[:1] + _VOWELS.sub("", word[1:])
 
 
 def _deletes(word: str) -> set[str]:
@@ -168,6 +176,13 @@ class Analyzer:
             if len(w) >= TYPO_MIN_LEN and not w.isdigit():
                 for key in (w, *_deletes(w)):
                     self._typos.setdefault(key, set()).add(w)
+        # Vowel-dropped spellings ("smpah", "parkr"): first letter + the consonants, when only one
+        # known word (vocabulary or ``keep``) has that skeleton.
+        skeletons: dict[str, set[str]] = {}
+        for w in self.vocabulary | self.keep:
+            if w.isalpha() and len(_skeleton(w)) >= SKELETON_MIN:
+                skeletons.setdefault(_skeleton(w), set()).add(w)
+        self._skeletons = {k: next(iter(v)) for k, v in skeletons.items() if len(v) == 1}
         self._memo: dict[str, tuple[str, ...]] = {}
 
     def tokens(self, text: str) -> tuple[str, ...]:
@@ -236,6 +251,9 @@ class Analyzer:
                 head, tail = word[:i], word[i:]
                 if head in self.vocabulary and tail in self.vocabulary:
                     return f"{self._root.get(head, head)} {self._root.get(tail, tail)}"
+        target = self._skeletons.get(_skeleton(word)) if word.isalpha() else None
+        if target is not None and target in self.vocabulary and len(word) < len(target):
+            return self._root.get(target, target)
         if len(word) >= TYPO_MIN_LEN:
             found: set[str] = set(self._typos.get(word, ()))
             for d in _deletes(word):
