@@ -114,6 +114,8 @@ def test_kelurahan_target_falls_back_to_kecamatan_then_kota(city: CityConfig) ->
 def test_unknown_area_for_a_kelurahan_rule_goes_to_triage_naming_a_candidate(city: CityConfig) -> None:
     r = route(normalized(category="saluran", text="Got mampet", area=None), city, NOW)
     assert r.needs_triage and r.skpd_code == "dsda"  # the rule's `otherwise`
+    known = route(normalized(category="saluran", text="Got mampet"), city, NOW)
+    assert r.routing.confidence < known.routing.confidence  # a guess, and it says so
     assert "triage" in r.routing.reason
 
 

@@ -11,7 +11,8 @@ keywords: slang, affixes, repeated letters; see ``aduan_normalizer.text``). For 
    kecamatan (area factor ``KECAMATAN_FACTOR``), else its kota (``KOTA_FACTOR``), else unresolved.
    ``@kecamatan``: likewise from the kecamatan. ``@sudin:<dinas>``: the Suku Dinas of the report's kota,
    else the dinas itself (not a loss of confidence: the dinas dispatches). Unresolved: the rule's
-   ``otherwise`` (else the fallback) is named as candidate and the report is flagged for triage.
+   ``otherwise`` (else the fallback) is named as candidate (area factor ``UNRESOLVED_FACTOR``) and the
+   report is flagged for triage.
 3. Confidence = category confidence x rule ``certainty`` x area factor; when the runner-up category
    would reach the same unit its confidence is added (both readings agree on the unit), capped at 1.
 4. Runner-up unit: where the runner-up category would be routed, if that is another unit; else the
@@ -39,6 +40,7 @@ from aduan_schemas.events import MAX_SHORT, NormalizedReport, RoutedReport, Rout
 
 KECAMATAN_FACTOR = 0.9
 KOTA_FACTOR = 0.8
+UNRESOLVED_FACTOR = 0.5  # the area is unknown: the rule's `otherwise` unit is only a guess
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class Router:
         kota = _kota_unit(report, self.city)
         if kota is not None:
             return Target(kota, f"{prefix}kecamatan unknown: {kota.name}", KOTA_FACTOR)
-        return Target(None, f"{prefix}area unknown")
+        return Target(None, f"{prefix}area unknown", UNRESOLVED_FACTOR)
 
     def decide(self, report: NormalizedReport) -> Decision:
         version = self.city.routing.version
