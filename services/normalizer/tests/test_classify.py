@@ -229,3 +229,8 @@ def test_emphasis_names_the_main_problem(classifier: Classifier) -> None:
 def test_a_negated_keyword_does_not_count(classifier: Classifier) -> None:
     assert classifier.scores("bukan jalan rusak") == {}
     assert "trotoar" in classifier.scores("trotoar berlubang, bukan jalannya")
+
+
+def test_a_phrase_weighs_at_least_its_best_word(classifier: Classifier) -> None:
+    # "parkir motor" is a keyword phrase, "parkir" alone a strong word of the same category
+    assert classifier.scores("parkir motor")["parkir-liar"] > classifier.scores("parkir")["parkir-liar"]

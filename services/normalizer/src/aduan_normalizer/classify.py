@@ -7,8 +7,8 @@ Compiled once per taxonomy, pure afterwards.
    typos; see that module). Every configured word or phrase of a category (``strong``, ``keywords``,
    ``weak`` in categories.yaml) is matched on the canonical tokens, longest phrase first and without
    overlap, so "lampu lalu lintas" counts for traffic equipment and not also for "lampu". An occurrence
-   scores its list's weight (``STRONG`` 3, ``KEYWORD`` 2, ``WEAK`` 1) plus ``PHRASE_BONUS`` per extra
-   word, times a position factor from ``1 + EARLY_BONUS`` (first token) down to 1 (last token): the
+   scores its list's weight (``STRONG`` 3, ``KEYWORD`` 2, ``WEAK`` 1; a phrase at least the weight of
+   its category's best word inside it) plus ``PHRASE_BONUS`` per extra word, times a position factor from ``1 + EARLY_BONUS`` (first token) down to 1 (last token): the
    problem a citizen names first is usually the main one, the rest is context ("...padahal sudah lapor ke
    kelurahan"). A category's occurrences are summed with diminishing weights (the largest counts fully,
    the next ``DECAY`` times, the next ``DECAY``^2 times, ...), so a pile of context words does not
@@ -139,10 +139,13 @@ class Classifier:
             (self.analyzer.phrase(n), "", 0.0) for n in taxonomy.names
         ]
         for c in taxonomy.categories:
-            for words, base in ((c.strong, STRONG), (c.keywords, KEYWORD), (c.weak, WEAK)):
-                for w in words:
-                    phrase = self.analyzer.phrase(w)
-                    entries.append((phrase, c.code, base + PHRASE_BONUS * (len(phrase) - 1)))
+            lists = ((c.strong, STRONG), (c.keywords, KEYWORD), (c.weak, WEAK))
+            phrases = [(self.analyzer.phrase(w), base) for words, base in lists for w in words]
+            single = {p[0]: b for p, b in sorted(phrases, key=lambda pb: pb[1]) if len(p) == 1}
+            for phrase, base in phrases:
+                # a phrase never weighs less than the best word of its own category inside it
+                inner = max((single.get(t, 0.0) for t in phrase), default=0.0)
+                entries.append((phrase, c.code, max(base, inner) + PHRASE_BONUS * (len(phrase) - 1)))
         entries += [(self.analyzer.phrase(e), EMPHASIS_LABEL, 0.0) for e in taxonomy.language.emphasis]
         self._index = PhraseIndex(entries)
         self._negations = frozenset(t for n in taxonomy.language.negations for t in self.analyzer.phrase(n))
