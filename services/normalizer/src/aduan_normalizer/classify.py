@@ -7,15 +7,16 @@ Compiled once per taxonomy, pure afterwards.
    typos; see that module). Every configured word or phrase of a category (``strong``, ``keywords``,
    ``weak`` in categories.yaml) is matched on the canonical tokens, longest phrase first and without
    overlap, so "lampu lalu lintas" counts for traffic equipment and not also for "lampu". An occurrence
-   scores its list's weight (``STRONG`` 3, ``KEYWORD`` 2, ``WEAK`` 1; a phrase at least the weight of
-   its category's best word inside it) plus ``PHRASE_BONUS`` per extra word, times a position factor from ``1 + EARLY_BONUS`` (first token) down to 1 (last token): the
-   problem a citizen names first is usually the main one, the rest is context ("...padahal sudah lapor ke
-   kelurahan"). A category's occurrences are summed with diminishing weights (the largest counts fully,
-   the next ``DECAY`` times, the next ``DECAY``^2 times, ...), so a pile of context words does not
-   outweigh the one problem named. Place names listed in ``names`` ("Pasar Minggu", "Kalideres") are
-   matched as phrases of no category, which hides the keyword inside them. Words within
-   ``EMPHASIS_SPAN`` tokens after an ``emphasis`` phrase ("yang paling penting") weigh ``EMPHASIS``
-   times more; a keyword right after a ``negations`` word ("bukan jalannya") does not count.
+   scores its list's weight (``STRONG`` 3, ``KEYWORD`` 2, ``WEAK`` 1; a phrase at least the weight of its
+   category's best word inside it) plus ``PHRASE_BONUS`` per extra word, times a position factor from
+   ``1 + EARLY_BONUS`` (first token) down to 1 (last token): the problem a citizen names first is usually
+   the main one, the rest is context ("...padahal sudah lapor ke kelurahan"). A category's occurrences are
+   summed with diminishing weights (the largest counts fully, the next ``DECAY`` times, the next
+   ``DECAY``^2 times, ...), so a pile of context words does not outweigh the one problem named. Place
+   names listed in ``names`` ("Pasar Minggu", "Kalideres") are matched as phrases of no category, which
+   hides the keyword inside them. Words within ``EMPHASIS_SPAN`` tokens after an ``emphasis`` phrase
+   ("yang paling penting") weigh ``EMPHASIS`` times more; a keyword right after a ``negations`` word
+   ("bukan jalannya") does not count.
 2. Channel label (``category_hint``), matched case-, space- and punctuation-insensitively against the
    taxonomy's hints (per channel first). A label of a real category adds ``HINT_PRIOR`` to that category:
    strong prior evidence, which clear text evidence for another category still overrides (a "Sampah"
