@@ -7,6 +7,7 @@ and the rules already loaded stay active: a typo in a rules file must never stop
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ def describe(error: BaseException) -> str:
         ]
         more = error.error_count() - len(parts)
         text = f"{error.title}: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+    elif isinstance(error, yaml.YAMLError):
+        text = f"invalid YAML: {error}"
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:MAX_REASON]
@@ -48,7 +51,7 @@ class ActiveCity:
         try:
             city = load_city(self.city_dir)
         except (yaml.YAMLError, ValueError, OSError) as e:  # pydantic's ValidationError is a ValueError
-            reason = describe(e)
+            reason = describe(e).replace(f"{self.city_dir}{os.sep}", "")  # file names, not host paths
             self.refused = {"at": now.isoformat(), "error": reason}
             raise RulesRefused(reason) from e
         self.city, self.loaded_at, self.refused = city, now, None
