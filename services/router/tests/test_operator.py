@@ -170,7 +170,7 @@ async def test_rules_reload_and_refusal(common: CommonSettings, tmp_path: Path) 
             status["routing_version"] == "reload-test-2" and "no-such-unit" in status["last_refused"]["error"]
         )
 
-        # the old rules keep routing (checked: loading the broken file first turns this red)
+        # the old rules keep routing (checked: routing with the files on disk instead turns this red)
         report = normalized()
         await _publish(common, report)
         out = await find_events(common, t.routed, RoutedReport, lambda r: r.report_id == report.report_id)
