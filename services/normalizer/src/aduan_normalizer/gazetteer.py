@@ -422,15 +422,18 @@ class Gazetteer:
         mixed_case = not (squeezed.isupper() or squeezed.islower())
         i = 0
         while i < len(toks):
-            qualifier = self._qualifier(folded, toks, i)
             found = self._longest(folded, toks, i)
             fuzzy = False
-            if found is None and qualifier in ("kelurahan", "kecamatan"):
-                found = self._fuzzy(folded, toks, i)
-                fuzzy = found is not None
             if found is None:
-                i += 1
-                continue
+                if i > 0 and toks[i - 1][0] in QUALIFIERS:  # only then is a typo worth a look
+                    qualifier = self._qualifier(folded, toks, i)
+                    if qualifier in ("kelurahan", "kecamatan"):
+                        found = self._fuzzy(folded, toks, i)
+                        fuzzy = found is not None
+                if found is None:
+                    i += 1
+                    continue
+            qualifier = self._qualifier(folded, toks, i)
             key, n = found
             entry = self._index[key]
             if entry.common and qualifier is None:
