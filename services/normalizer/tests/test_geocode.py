@@ -1,6 +1,7 @@
 """Geocoding against the real kelurahan boundaries, plus small made-up maps for exact edge cases."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from aduan_kit.testing.plugin import CITY_DIR
+from aduan_kit.testing.samples import raw_qlue
 from aduan_normalizer.gazetteer import (
     AREA_NAMED,
     AREA_NARROWED,
@@ -24,6 +26,7 @@ from aduan_normalizer.geocode import (
     NO_MATCH,
     Geocoder,
 )
+from aduan_normalizer.pipeline import normalize
 from aduan_schemas.city import load_city
 from aduan_schemas.events import GeoPoint
 
@@ -413,3 +416,24 @@ def test_broken_boundaries_fail_loudly(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="lacks kode_kelurahan"):
         Geocoder.from_geojson(bad)
+
+
+def test_normalized_report_carries_the_place_and_area_only_for_a_kelurahan(jakarta: Geocoder) -> None:
+    taxonomy = load_city(CITY_DIR).taxonomy
+    now = datetime.now(UTC)
+    kec = normalize(
+        raw_qlue(location=None, address_text="Kec. Tanah Abang", text="sampah menumpuk"),
+        geocoder=jakarta,
+        taxonomy=taxonomy,
+        pseudonym_key="k" * 32,
+        now=now,
+    )
+    assert kec.area is None and kec.place is not None
+    assert (kec.place.level, kec.place.kecamatan_code, kec.geocode.method) == (
+        "kecamatan",
+        "31.71.07",
+        "text",
+    )
+    gps = normalize(raw_qlue(), geocoder=jakarta, taxonomy=taxonomy, pseudonym_key="k" * 32, now=now)
+    assert gps.area is not None and gps.place is not None
+    assert (gps.place.level, gps.place.kelurahan_code) == ("kelurahan", gps.area.kelurahan_code)

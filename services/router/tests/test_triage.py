@@ -3,9 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import normalized
+from aduan_router.config import RouterSettings
 from aduan_router.rules import route
 from aduan_router.triage import OPERATOR_RULE, Decision, decide, emits_for
 from aduan_schemas.city import CityConfig, SkpdLevel, load_city
@@ -62,3 +64,11 @@ def test_decision_may_correct_the_category_and_bounds_the_reason(city: CityConfi
     assert (d.category, d.category_confidence, d.routing.runner_up) == (other, 1.0, None)
     assert len(d.routing.reason) == 500
     RoutedReport.model_validate_json(d.model_dump_json())  # still a valid event
+
+
+def test_operator_token_setting() -> None:
+    assert RouterSettings(operator_token="").operator_token is None  # empty = API off
+    token = RouterSettings(operator_token=" " + "t" * 16 + " ").operator_token
+    assert token is not None and token.get_secret_value() == "t" * 16
+    with pytest.raises(ValidationError, match="at least 16"):
+        RouterSettings(operator_token="short")
