@@ -229,6 +229,8 @@ class _Resolved:
 
 
 class Gazetteer:
+    """The names of a city's kelurahan, kecamatan and kota, compiled for ``match`` (module docstring)."""
+
     def __init__(self, kelurahan: Iterable[Place], *, common_names: Iterable[str] = DEFAULT_COMMON_NAMES):
         self.nodes: list[Node] = []
         self._by_code: dict[tuple[Level, str], int] = {}
