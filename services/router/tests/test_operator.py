@@ -158,7 +158,7 @@ async def test_rules_reload_and_refusal(common: CommonSettings, tmp_path: Path) 
         bad_yaml = await client.post("/v1/admin/reload-rules", headers=AUTH)
         assert bad_yaml.status_code == 422
         reason = bad_yaml.json()["detail"]["error"]
-        assert reason.startswith("invalid YAML") and '"routing.yaml", line' in reason
+        assert "YAML" in reason and "routing.yaml" in reason and str(tmp_path) not in reason
         data = yaml.safe_load(good)
         data["fallback"] = "no-such-unit"
         routing.write_text(yaml.safe_dump(data), encoding="utf-8")
