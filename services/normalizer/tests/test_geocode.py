@@ -293,12 +293,21 @@ def test_text_name_shared_with_its_kecamatan(jakarta: Geocoder) -> None:
         KELURAHAN_CONFIRMED,
     )
     assert _found(jakarta, None, "stasiun gambir") == ("kecamatan", "Gambir", AREA_NAMED)
+    # repeating the kecamatan's name does not make it the kelurahan; "camat X" is the kecamatan
+    assert _found(jakarta, None, "Kali di Kecamatan Makasar kotor, warga Makasar kesal") == (
+        "kecamatan",
+        "Makasar",
+        AREA_NAMED,
+    )
+    assert _found(jakarta, None, "Yth. Camat Kebon Jeruk") == ("kecamatan", "Kebon Jeruk", AREA_NAMED)
     # a stem names the kelurahan that share it: Petojo Utara and Petojo Selatan are both in Gambir
     assert _found(jakarta, None, "petojo banjir") == ("kecamatan", "Gambir", AREA_NARROWED)
 
 
 def test_text_street_names_are_weak_evidence(jakarta: Geocoder) -> None:
     assert _found(jakarta, None, "jl. kebon sirih rusak") == ("kelurahan", "Kebon Sirih", STREET)
+    # a name of everyday words counts as a street name
+    assert _found(jakarta, None, "got di gang kali anyar mampet") == ("kelurahan", "Kali Anyar", STREET)
     assert _found(jakarta, None, "Jl. Kebon Sirih, Jakarta Pusat") == (
         "kelurahan",
         "Kebon Sirih",

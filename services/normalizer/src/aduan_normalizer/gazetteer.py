@@ -14,16 +14,16 @@ Runs of three or more equal letters are squeezed first ("jaksellll").
 
 Mentions. Text is scanned left to right for the longest key; the word before a key qualifies it:
 
-- "kelurahan"/"kel."/"desa" -> only a kelurahan; "kecamatan"/"kec." -> only a kecamatan; "kota"/"kodya"
-  -> only a kota (the qualifier is ignored when nothing of that level has the name);
+- "kelurahan"/"kel."/"desa"/"lurah" -> only a kelurahan; "kecamatan"/"kec."/"camat" -> only a
+  kecamatan; "kota"/"kodya" -> only a kota (ignored when nothing of that level has the name);
 - "daerah", "wilayah", "kawasan", "sekitar", "stasiun", "pasar", ... (locative) -> any level;
 - "jl."/"jalan"/"gang", or "raya" after the name -> a street named after the place: weak evidence.
 - After a kelurahan/kecamatan qualifier only, one typo is forgiven (one letter missing, extra or changed)
   in names of at least ``FUZZY_MIN_CHARS`` letters, when exactly one name is that close.
 
 Names that are everyday words ("baru", "gunung", "senen" = Monday, "Jembatan Besi", "Pasar Baru", ...)
-count only when qualified (kelurahan/kecamatan/kota/locative word), or, for several words, when written
-Title Case in mixed-case text.
+count only when qualified (kelurahan/kecamatan/kota/locative word), or, for several words, as a street
+("gang kali anyar") or written Title Case in mixed-case text.
 
 Resolution. A mention resolves to one kelurahan when its name is unique; a kelurahan whose name is also
 its kecamatan's ("Menteng", "Senen") or that several kelurahan share resolves to the kelurahan only when
@@ -74,7 +74,9 @@ QUALIFIERS: dict[str, Level] = {
     "klurahan": "kelurahan",
     "kelurahn": "kelurahan",
     "desa": "kelurahan",
+    "lurah": "kelurahan",
     "kecamatan": "kecamatan",
+    "camat": "kecamatan",
     "kec": "kecamatan",
     "kecamtan": "kecamatan",
     "kecmatan": "kecamatan",
@@ -369,8 +371,13 @@ class Gazetteer:
     def _resolve(self, m: _Mention, mentions: Sequence[_Mention]) -> _Resolved | None:
         named: set[int] = set()
         for o in mentions:
-            # A name repeated without qualifier confirms nothing ("Menteng ... Menteng").
-            if o is m or o.stem or (o.key == m.key and o.qualifier is None):
+            # The same name confirms only in the address form "Menteng, Kecamatan Menteng" (qualified,
+            # after it); a repetition ("Kecamatan Makasar ... Makasar") confirms nothing.
+            if o is m or o.stem:
+                continue
+            if o.key == m.key and not (
+                o.qualifier in DEPTH and o.source == m.source and o.position > m.position
+            ):
                 continue
             named.update(o.candidates)
         kel = [i for i in m.candidates if self.nodes[i].level == "kelurahan"]
@@ -438,16 +445,16 @@ class Gazetteer:
             qualifier = self._qualifier(folded, toks, i)
             key, n = found
             entry = self._index[key]
-            if entry.common and qualifier is None:
+            street = (i > 0 and toks[i - 1][0] in STREET_BEFORE) or (
+                i + n < len(toks) and toks[i + n][0] in STREET_AFTER
+            )
+            if entry.common and qualifier is None and not (street and n > 1):
                 title = len(squeezed) == len(folded) and all(
                     squeezed[a:b].istitle() for _, a, b in toks[i : i + n]
                 )
                 if n == 1 or not (mixed_case and title):
                     i += n
                     continue
-            street = (i > 0 and toks[i - 1][0] in STREET_BEFORE) or (
-                i + n < len(toks) and toks[i + n][0] in STREET_AFTER
-            )
             candidates = entry.node_ids
             if qualifier in DEPTH:
                 restricted = tuple(c for c in candidates if self.nodes[c].level == qualifier)
