@@ -80,6 +80,7 @@ def normalize(
         category=category.category,
         category_confidence=category.confidence,
         area=place.area,
+        place=place.place,
         geocode=place.geocode,
         duplicate_of=None,
         normalized_at=now,
