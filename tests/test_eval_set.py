@@ -3,11 +3,13 @@
 How these were checked to fail: a duplicated id, a category code dropped below 8 items, a misspelled
 kelurahan ("Kebon Melatii") and a kelurahan moved to the wrong kota were each put into the dev file in turn;
 the matching tests went red and passed again once the file was restored. The Suku Dinas branch of
-``expected`` was broken (always the dinas code) and ``test_expected_unit_resolution`` went red.
+``expected`` was broken (always the dinas code) and ``test_expected_unit_resolution`` went red; the
+``--min-accuracy`` gate and the hiding of holdout misses were each disabled and the gate test went red.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,6 @@ def city() -> CityConfig:
 
 
 def test_files_parse_with_the_expected_sizes(sets: dict[str, list[dict[str, Any]]]) -> None:
-    for path in routing.DEFAULT_FILES:
-        with path.open(encoding="utf-8") as fh:
-            assert isinstance(yaml.safe_load(fh), list)
     assert len(sets["routing-dev.yaml"]) >= 400
     assert len(sets["routing-holdout.yaml"]) >= 200
 
@@ -154,3 +153,28 @@ def test_runner_scores_twenty_items(
             assert 0.0 <= m[key] <= 1.0, key
         assert sum(f["support"] for f in m["families"].values()) == 20
         assert m["us_per_report"] > 0
+
+
+def test_missing_boundaries_stop_the_runner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert routing.main(["--boundaries", str(tmp_path / "none.geojson")]) == 2
+    assert "boundaries file not found" in capsys.readouterr().err
+
+
+def test_min_accuracy_turns_the_report_into_a_gate(
+    sets: dict[str, list[dict[str, Any]]],
+    gazetteer: routing.Gazetteer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = []
+    for name, items in sets.items():  # a few items of each file, under the same names
+        (tmp_path / name).write_text(yaml.safe_dump(items[:5], allow_unicode=True), encoding="utf-8")
+        files += ["--file", str(tmp_path / name)]
+    args = [*files, "--boundaries", str(BOUNDARIES), "--repeat", "0", "--json", str(tmp_path / "e.json")]
+    assert routing.main([*args, "--min-accuracy", "0"]) == 0
+    assert routing.main([*args, "--min-accuracy", "1.01"]) == 1
+    out = capsys.readouterr().out
+    assert "routing-holdout.yaml · text-only" in out
+    report = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert set(report["files"]) == {"routing-dev.yaml", "routing-holdout.yaml"}
+    assert report["files"]["routing-holdout.yaml"]["text-only"]["worst_misses"] == []  # no holdout texts

@@ -76,6 +76,7 @@ RECEIVED_AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 OFFSET_DEG = 0.0015  # about 170 m: enough to leave the representative point, small next to a kelurahan
 INSIDE_MARGIN_DEG = 0.0004  # about 45 m from the boundary: clear of the overlaps of simplified polygons
 PSEUDONYM_KEY = "eval"  # pseudonyms play no part in routing
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ten times faster
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def load_items(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for p in paths:
         with p.open(encoding="utf-8") as fh:
-            items = yaml.safe_load(fh) or []
+            items = yaml.load(fh, Loader=_YAML_LOADER) or []
         if not isinstance(items, list):
             raise ValueError(f"{p}: expected a YAML list of items")
         for it in items:

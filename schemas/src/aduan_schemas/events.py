@@ -117,6 +117,20 @@ class Area(Part):
     kota: ShortText
 
 
+class Place(Part):
+    """The most specific administrative area a report is known to be in: a kelurahan, or only its
+    kecamatan or kota when the words name no more (codes are Kemendagri codes, as in the SKPD registry's
+    ``area_code``). At kelurahan level it repeats ``area``, which stays the kelurahan-only contract."""
+
+    level: Literal["kelurahan", "kecamatan", "kota"]
+    kota_code: ShortText
+    kota: ShortText
+    kecamatan_code: ShortText | None = None
+    kecamatan: ShortText | None = None
+    kelurahan_code: ShortText | None = None
+    kelurahan: ShortText | None = None
+
+
 class Geocode(Part):
     method: Literal["gps", "text", "none"]
     confidence: float = Field(ge=0, le=1)
@@ -135,6 +149,10 @@ class NormalizedReport(RawReport):
     )
     category_runner_up_confidence: float = Field(default=0.0, ge=0, le=1)
     area: Area | None = None
+    place: Place | None = Field(
+        default=None,
+        description="Most specific known area (kelurahan, kecamatan or kota); set whenever anything is known",
+    )
     geocode: Geocode
     duplicate_of: ReportId | None = None
     normalized_at: AwareDatetime | None = None

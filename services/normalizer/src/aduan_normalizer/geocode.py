@@ -12,8 +12,12 @@ GPS (``method="gps"``):
   distance (default 250 m, measured on the sphere), confidence ``GPS_SNAPPED``;
 - farther than that (outside the city): no GPS answer; the text is tried next.
 
-Text (``method="text"``), when there is no GPS answer: a kelurahan name found in ``address_text``, else in
-``text`` (case-insensitive, whole words). See ``Geocoder.match_text`` for the ranking and confidences.
+Text (``method="text"``), when there is no GPS answer: the place the words of ``address_text`` and
+``text`` name, at the most specific level they allow (kelurahan, else kecamatan or kota), by the
+gazetteer (``aduan_normalizer.gazetteer``: algorithm and confidences there).
+
+Every answer carries ``place`` (the schema's ``Place``, with Kemendagri codes); ``area`` (the kelurahan
+contract of the normalized report) is set only when the place is a kelurahan.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
+from aduan_normalizer.gazetteer import DEFAULT_COMMON_NAMES, Gazetteer
 from aduan_schemas.city import SkpdLevel, SkpdRegistry
-from aduan_schemas.events import Area, Geocode, GeoPoint
+from aduan_schemas.events import Area, Geocode, GeoPoint, Place
 
 DEFAULT_SNAP_M = 250.0
 EARTH_RADIUS_M = 6_371_008.8
@@ -41,40 +46,8 @@ EARTH_RADIUS_M = 6_371_008.8
 GPS_INSIDE = 1.0
 GPS_OVERLAP = 0.9
 GPS_SNAPPED = 0.7
-TEXT_STRONG = 0.6  # "kelurahan X" / "kel. X", or the kelurahan's kecamatan is named too
-TEXT_WEAK = 0.5  # a bare name
-TEXT_CONFLICT_PENALTY = 0.1  # the words name more than one kelurahan
-
-KELURAHAN_WORDS = frozenset({"kelurahan", "kel", "desa"})
-KECAMATAN_WORDS = frozenset({"kecamatan", "kec"})
-# Kelurahan names that are also everyday Indonesian words ("baru" = new, "gunung" = mountain, ...):
-# they count only in the "kelurahan X" form.
-DEFAULT_COMMON_WORDS = frozenset(
-    {
-        "baru",
-        "dukuh",
-        "galur",
-        "gedong",
-        "gelora",
-        "guntur",
-        "gunung",
-        "jati",
-        "kamal",
-        "karet",
-        "kartini",
-        "kenari",
-        "kramat",
-        "pulo",
-        "rambutan",
-        "setu",
-        "tangki",
-        "tengah",
-    }
-)
 REQUIRED_PROPERTIES = ("kode_kelurahan", "kelurahan", "kecamatan", "kota")
 
-_WORD = re.compile(r"\w+")
-_PREFIX_GAP = re.compile(r"\.?\s*")
 _ADMIN_PREFIX = re.compile(
     r"^(?:kota administrasi|kabupaten administrasi|kota adm\.?|kab\. adm\.?|kota|kabupaten|kecamatan|"
     r"kelurahan|desa)\s+",
@@ -83,34 +56,60 @@ _ADMIN_PREFIX = re.compile(
 
 
 @dataclass(frozen=True)
-class Place:
-    """One kelurahan: its area and, when boundaries are loaded, its polygon (lon/lat, WGS84)."""
+class Kelurahan:
+    """One kelurahan (``place.level == "kelurahan"``) and, when boundaries are loaded, its polygon
+    (lon/lat, WGS84)."""
 
-    area: Area
+    place: Place
     geometry: BaseGeometry | None = None
+
+    @property
+    def area(self) -> Area:
+        return area_of(self.place)
 
 
 @dataclass(frozen=True)
 class GeoResult:
-    area: Area | None
+    place: Place | None
     method: Literal["gps", "text", "none"]
     confidence: float
     distance_m: float | None = None  # GPS only: 0 inside a polygon, else the snap distance
+
+    @property
+    def area(self) -> Area | None:
+        return area_of(self.place) if self.place is not None and self.place.level == "kelurahan" else None
 
     @property
     def geocode(self) -> Geocode:
         return Geocode(method=self.method, confidence=self.confidence)
 
 
-NO_MATCH = GeoResult(area=None, method="none", confidence=0.0)
+NO_MATCH = GeoResult(place=None, method="none", confidence=0.0)
 
 
-@dataclass(frozen=True)
-class _Mention:
-    key: tuple[str, ...]
-    source: int  # 0 = address_text, 1 = text
-    position: int  # token index
-    prefix: Literal["kelurahan", "kecamatan"] | None
+def area_of(place: Place) -> Area:
+    return Area(
+        kelurahan_code=place.kelurahan_code or "",
+        kelurahan=place.kelurahan or "",
+        kecamatan=place.kecamatan or "",
+        kota=place.kota,
+    )
+
+
+def kelurahan_place(
+    code: str, name: str, kecamatan: str, kota: str, kec_code: str = "", kota_code: str = ""
+) -> Place:
+    """A kelurahan's place; missing kecamatan/kota codes are the first parts of its Kemendagri code."""
+    parts = code.split(".")
+    return Place(
+        level="kelurahan",
+        kelurahan_code=code,
+        kelurahan=name,
+        kecamatan_code=kec_code or ".".join(parts[:3]),
+        kecamatan=kecamatan,
+        kota_code=kota_code or ".".join(parts[:2]),
+        kota=kota,
+    )
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -120,12 +119,8 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _name_key(name: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(name.casefold()))
-
-
 class Geocoder:
-    """Point-in-polygon with overlap and gap handling, plus a kelurahan-name matcher for text.
+    """Point-in-polygon with overlap and gap handling, plus the gazetteer for text.
 
     Polygons are projected once onto a local plane in metres (equirectangular around the data's mid
     latitude) and indexed in an STRtree; the final snap distance is measured on the sphere.
@@ -134,18 +129,17 @@ class Geocoder:
 
     def __init__(
         self,
-        places: Sequence[Place],
+        places: Sequence[Kelurahan],
         *,
         snap_distance_m: float = DEFAULT_SNAP_M,
-        common_words: Iterable[str] = DEFAULT_COMMON_WORDS,
+        common_names: Iterable[str] = DEFAULT_COMMON_NAMES,
     ) -> None:
         if snap_distance_m < 0:
             raise ValueError("snap distance must not be negative")
         self.places = list(places)
         self.snap_distance_m = snap_distance_m
-        self.common_words = frozenset(w.casefold() for w in common_words)
         self._init_polygons()
-        self._init_names()
+        self.gazetteer = Gazetteer((p.place for p in self.places), common_names=common_names)
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -165,13 +159,15 @@ class Geocoder:
             geom = shape(feature["geometry"])
             if not geom.is_valid:
                 geom = shapely.make_valid(geom)
-            area = Area(
-                kelurahan_code=str(props["kode_kelurahan"]),
-                kelurahan=str(props["kelurahan"]),
-                kecamatan=str(props["kecamatan"]),
-                kota=str(props["kota"]),
+            place = kelurahan_place(
+                str(props["kode_kelurahan"]),
+                str(props["kelurahan"]),
+                str(props["kecamatan"]),
+                str(props["kota"]),
+                str(props.get("kode_kecamatan") or ""),
+                str(props.get("kode_kota") or ""),
             )
-            places.append(Place(area, geom))
+            places.append(Kelurahan(place, geom))
         if not places:
             raise ValueError(f"{path.name}: no features")
         return cls(places, **kwargs)
@@ -186,12 +182,14 @@ class Geocoder:
             kec = registry.by_code.get(unit.parent) if unit.parent else None
             kota = registry.by_code.get(kec.parent) if kec is not None and kec.parent else None
             places.append(
-                Place(
-                    Area(
-                        kelurahan_code=unit.area_code,
-                        kelurahan=_ADMIN_PREFIX.sub("", unit.name),
-                        kecamatan=_ADMIN_PREFIX.sub("", kec.name) if kec is not None else "",
-                        kota=_ADMIN_PREFIX.sub("", kota.name) if kota is not None else "",
+                Kelurahan(
+                    kelurahan_place(
+                        unit.area_code,
+                        _ADMIN_PREFIX.sub("", unit.name),
+                        _ADMIN_PREFIX.sub("", kec.name) if kec is not None else "",
+                        _ADMIN_PREFIX.sub("", kota.name) if kota is not None else "",
+                        (kec.area_code or "") if kec is not None else "",
+                        (kota.area_code or "") if kota is not None else "",
                     )
                 )
             )
@@ -218,17 +216,6 @@ class Geocoder:
     def _project_xy(self, coords: Any) -> Any:
         return coords * np.array([self._kx, self._ky])
 
-    def _init_names(self) -> None:
-        self._kel: dict[tuple[str, ...], list[int]] = {}
-        self._kec: dict[tuple[str, ...], str] = {}
-        for i, p in enumerate(self.places):
-            self._kel.setdefault(_name_key(p.area.kelurahan), []).append(i)
-            if p.area.kecamatan:
-                self._kec.setdefault(_name_key(p.area.kecamatan), p.area.kecamatan)
-        self._kel.pop((), None)
-        self._kec.pop((), None)
-        self._max_words = max((len(k) for k in (*self._kel, *self._kec)), default=0)
-
     # -- queries ------------------------------------------------------------------------------------
 
     @property
@@ -250,13 +237,13 @@ class Geocoder:
         pt = Point(lon * self._kx, lat * self._ky)
         hits = self._tree.query(pt, predicate="intersects")
         if len(hits) == 1:
-            return GeoResult(self._area(int(hits[0])), "gps", GPS_INSIDE, 0.0)
+            return GeoResult(self._place(int(hits[0])), "gps", GPS_INSIDE, 0.0)
         if len(hits) > 1:
             best = min(
                 (int(h) for h in hits),
-                key=lambda h: (-self._boundaries[h].distance(pt), self._area(h).kelurahan_code),
+                key=lambda h: (-self._boundaries[h].distance(pt), self._code(h)),
             )
-            return GeoResult(self._area(best), "gps", GPS_OVERLAP, 0.0)
+            return GeoResult(self._place(best), "gps", GPS_OVERLAP, 0.0)
         if self.snap_distance_m <= 0:
             return None
         # The plane's scale is exact at the mid latitude; the margin covers the rest of a city's extent.
@@ -265,89 +252,21 @@ class Geocoder:
         for h in (int(x) for x in near):
             _, on_edge = nearest_points(pt, self._geoms[h])
             d = haversine_m(lat, lon, on_edge.y / self._ky, on_edge.x / self._kx)
-            if d < best_m or (
-                d == best_m and self._area(h).kelurahan_code < self._area(best_h).kelurahan_code
-            ):
+            if d < best_m or (d == best_m and self._code(h) < self._code(best_h)):
                 best_m, best_h = d, h
         if best_h < 0 or best_m > self.snap_distance_m:
             return None
-        return GeoResult(self._area(best_h), "gps", GPS_SNAPPED, round(best_m, 1))
+        return GeoResult(self._place(best_h), "gps", GPS_SNAPPED, round(best_m, 1))
 
-    def _area(self, tree_index: int) -> Area:
-        return self.places[self._poly_places[tree_index]].area
+    def _place(self, tree_index: int) -> Place:
+        return self.places[self._poly_places[tree_index]].place
+
+    def _code(self, tree_index: int) -> str:
+        return self._place(tree_index).kelurahan_code or ""
 
     def match_text(self, address_text: str | None, text: str | None) -> GeoResult | None:
-        """A kelurahan named in ``address_text`` (first) or ``text``; None if none can be told apart.
-
-        - Whole words, case-insensitive; where names overlap the longest wins ("Menteng Atas" over
-          "Menteng"). A name right after "kecamatan"/"kec." is a kecamatan, not a kelurahan.
-        - Names that are everyday words (``common_words``) count only as "kelurahan X"/"kel. X".
-        - A name several kelurahan share counts only if the kecamatan of exactly one of them is named too.
-        - Ranking: "kelurahan X" form, then kecamatan also named, then longer name, then earlier.
-        - Confidence ``TEXT_STRONG`` for the prefixed or kecamatan-confirmed form, else ``TEXT_WEAK``;
-          minus ``TEXT_CONFLICT_PENALTY`` when the same field names other kelurahan too.
-        """
-        sources = [address_text or "", text or ""]
-        mentions = [m for n, s in enumerate(sources) for m in self._mentions(s, n)]
-        if not mentions:
+        """The place named in ``address_text`` and ``text`` (see the gazetteer), or None."""
+        found = self.gazetteer.match(address_text, text)
+        if found is None:
             return None
-        kec_mentions = [m for m in mentions if m.key in self._kec and m.prefix != "kelurahan"]
-        for source in (0, 1):
-            ranked: list[tuple[tuple[bool, bool, int, int], int]] = []
-            for m in mentions:
-                if m.source != source or m.prefix == "kecamatan" or m.key not in self._kel:
-                    continue
-                if m.prefix is None and len(m.key) == 1 and m.key[0] in self.common_words:
-                    continue
-                named_kec = {k.key for k in kec_mentions if (k.source, k.position) != (m.source, m.position)}
-                candidates = self._kel[m.key]
-                confirmed = [i for i in candidates if _name_key(self.places[i].area.kecamatan) in named_kec]
-                if len(candidates) > 1:
-                    if len(confirmed) != 1:
-                        continue  # a shared name without its kecamatan: ambiguous
-                    place = confirmed[0]
-                else:
-                    place = candidates[0]
-                rank = (m.prefix == "kelurahan", bool(confirmed), len(" ".join(m.key)), -m.position)
-                ranked.append((rank, place))
-            if ranked:
-                rank, place = max(ranked, key=lambda r: r[0])
-                confidence = TEXT_STRONG if (rank[0] or rank[1]) else TEXT_WEAK
-                if len({p for _, p in ranked}) > 1:
-                    confidence -= TEXT_CONFLICT_PENALTY
-                return GeoResult(self.places[place].area, "text", round(confidence, 2))
-        return None
-
-    def _mentions(self, s: str, source: int) -> list[_Mention]:
-        """Every known name in ``s``, longest first where names overlap, with the word before it."""
-        if not s:
-            return []
-        folded = s.casefold()
-        toks = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(folded)]
-        out: list[_Mention] = []
-        i = 0
-        while i < len(toks):
-            for n in range(min(self._max_words, len(toks) - i), 0, -1):
-                key = tuple(t[0] for t in toks[i : i + n])
-                if (key in self._kel or key in self._kec) and all(
-                    folded[toks[k][2] : toks[k + 1][1]].isspace() for k in range(i, i + n - 1)
-                ):
-                    out.append(_Mention(key, source, i, self._prefix(folded, toks, i)))
-                    i += n
-                    break
-            else:
-                i += 1
-        return out
-
-    @staticmethod
-    def _prefix(
-        folded: str, toks: list[tuple[str, int, int]], i: int
-    ) -> Literal["kelurahan", "kecamatan"] | None:
-        if i == 0 or not _PREFIX_GAP.fullmatch(folded[toks[i - 1][2] : toks[i][1]]):
-            return None
-        word = toks[i - 1][0]
-        if word in KELURAHAN_WORDS:
-            return "kelurahan"
-        if word in KECAMATAN_WORDS:
-            return "kecamatan"
-        return None
+        return GeoResult(found.place, "text", found.confidence)

@@ -82,6 +82,7 @@ def normalize(
         category_runner_up=category.runner_up,
         category_runner_up_confidence=category.runner_up_confidence,
         area=place.area,
+        place=place.place,
         geocode=place.geocode,
         duplicate_of=None,
         normalized_at=now,

@@ -1,8 +1,11 @@
-"""Wiring: consume aduan.reports.normalized, produce aduan.reports.routed and aduan.skpd.<code>."""
+"""Wiring: consume aduan.reports.normalized, produce aduan.reports.routed and aduan.skpd.<code>, or
+aduan.reports.triage for reports the rules are unsure of; serve the operator API; reload rules on SIGHUP."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
@@ -12,30 +15,53 @@ from aduan_kit.kafka import Emit, Received, Subscription, parser_for
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
+from aduan_router.active import ActiveCity
+from aduan_router.api import Operator, operator_routes
 from aduan_router.config import RouterSettings
 from aduan_router.rules import route
-from aduan_schemas.events import NormalizedReport
+from aduan_router.triage import TriageStore, emits_for
+from aduan_schemas.city import CityConfig
+from aduan_schemas.events import NormalizedReport, RoutedReport
 
 NAME = "router"
 
+RouteFn = Callable[[NormalizedReport, CityConfig, datetime], RoutedReport]
 
-def build(settings: RouterSettings) -> FastAPI:
-    city = settings.common.load_city()
-    topics = settings.common.topics
+
+def build(settings: RouterSettings, *, route_fn: RouteFn = route) -> FastAPI:
+    common = settings.common
+    topics = common.topics
+    active = ActiveCity(common.city_dir, common.load_city(), datetime.now(UTC))
+    op = Operator(settings.operator_token, active, topics)
 
     async def handle(report: NormalizedReport, _: Received) -> Sequence[Emit]:
-        routed = route(report, city, datetime.now(UTC))
-        unit = city.skpd.get(routed.skpd_code)
-        metrics.REPORTS_ROUTED.labels(unit.level.value, routed.routing.rule).inc()
-        return [Emit(topics.routed, routed), Emit(topics.skpd(routed.skpd_code), routed)]
+        now = datetime.now(UTC)
+        city = active.city  # read once: a reload swaps it between records, never within one
+        routed = route_fn(report, city, now)
+        if routed.needs_triage:
+            assert op.store is not None
+            # A re-delivered report whose triage an operator already decided keeps that decision.
+            routed = await op.store.hold(routed, now) or routed
+        unit = city.skpd.by_code.get(routed.skpd_code)
+        metrics.REPORTS_ROUTED.labels(unit.level.value if unit else "unknown", routed.routing.rule).inc()
+        return emits_for(routed, topics)
 
-    async def setup(_: Runtime) -> Wiring:
+    async def setup(rt: Runtime) -> Wiring:
+        op.store = TriageStore(rt.db[settings.triage_collection])
+        await op.store.ensure_indexes()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, op.on_sighup)
+
+        async def stop() -> None:
+            loop.remove_signal_handler(signal.SIGHUP)
+
         return Wiring(
             subscriptions=[Subscription(topics.normalized, parser_for(NormalizedReport), handle)],
             stage="route",
+            on_stop=stop,
         )
 
-    return build_service(NAME, settings.common, setup)
+    return build_service(NAME, common, setup, uses_mongo=True, routers=[operator_routes(op)])
 
 
 def main() -> None:

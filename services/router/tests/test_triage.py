@@ -1,0 +1,74 @@
+"""Pure parts of triage: where a report goes, and what an operator's decision makes of it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from aduan_kit.testing.plugin import CITY_DIR
+from aduan_kit.testing.samples import normalized
+from aduan_router.config import RouterSettings
+from aduan_router.rules import route
+from aduan_router.triage import OPERATOR_RULE, Decision, decide, emits_for
+from aduan_schemas.city import CityConfig, SkpdLevel, load_city
+from aduan_schemas.events import RoutedReport
+from aduan_schemas.topics import TopicNames
+
+TOPICS = TopicNames(prefix="x.")
+
+
+@pytest.fixture(scope="module")
+def city() -> CityConfig:
+    return load_city(CITY_DIR)
+
+
+def _routed(city: CityConfig, needs_triage: bool) -> RoutedReport:
+    r = route(normalized(received_at=datetime(2026, 11, 2, 8, tzinfo=UTC)), city, datetime.now(UTC))
+    return r.model_copy(update={"needs_triage": needs_triage})
+
+
+def test_a_sure_report_goes_to_routed_and_its_unit(city: CityConfig) -> None:
+    r = _routed(city, needs_triage=False)
+    assert [(e.topic, e.event) for e in emits_for(r, TOPICS)] == [
+        (TOPICS.routed, r),
+        (TOPICS.skpd(r.skpd_code), r),
+    ]
+
+
+def test_a_triaged_report_goes_to_routed_and_triage_never_to_a_unit(city: CityConfig) -> None:
+    r = _routed(city, needs_triage=True)
+    topics = [e.topic for e in emits_for(r, TOPICS)]
+    assert topics == [TOPICS.routed, TOPICS.triage]  # checked: sending to the unit as well fails this
+
+
+def test_decision_names_the_unit_and_the_operator_and_keeps_the_deadlines(city: CityConfig) -> None:
+    r = _routed(city, needs_triage=True)
+    unit = next(u for u in city.skpd.units if u.level == SkpdLevel.DINAS and u.code != r.skpd_code)
+    now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    d = decide(r, Decision(skpd_code=unit.code, by="operator-7", note="laporan soal trotoar"), unit, now)
+    assert (d.skpd_code, d.skpd_name, d.needs_triage) == (unit.code, unit.name, False)
+    assert (d.routing.rule, d.routing.confidence, d.routing.runner_up) == (OPERATOR_RULE, 1.0, r.skpd_code)
+    assert "operator-7" in d.routing.reason and "laporan soal trotoar" in d.routing.reason
+    assert d.sla == r.sla and d.sla.respond_by == r.received_at + timedelta(hours=6)
+    assert (d.category, d.routed_at, d.report_id) == (r.category, now, r.report_id)
+    assert d.event_id() != r.event_id()  # a new unit is a new event downstream
+
+
+def test_decision_may_correct_the_category_and_bounds_the_reason(city: CityConfig) -> None:
+    r = _routed(city, needs_triage=True)
+    unit = city.skpd.get(r.skpd_code)
+    other = next(c.code for c in city.taxonomy.categories if c.code != r.category)
+    d = decide(
+        r, Decision(skpd_code=unit.code, category=other, by="op", note="x" * 2000), unit, r.received_at
+    )
+    assert (d.category, d.category_confidence, d.routing.runner_up) == (other, 1.0, None)
+    assert len(d.routing.reason) == 500
+    RoutedReport.model_validate_json(d.model_dump_json())  # still a valid event
+
+
+def test_operator_token_setting() -> None:
+    assert RouterSettings(operator_token="").operator_token is None  # empty = API off
+    token = RouterSettings(operator_token=" " + "t" * 16 + " ").operator_token
+    assert token is not None and token.get_secret_value() == "t" * 16
+    with pytest.raises(ValidationError, match="at least 16"):
+        RouterSettings(operator_token="short")
