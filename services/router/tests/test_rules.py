@@ -4,13 +4,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import normalized
 from aduan_router.rules import route
 from aduan_schemas.city import CityConfig, RoutingRule, load_city
-from aduan_schemas.events import Area, NormalizedReport
+from aduan_schemas.events import Area, Place
 
 NOW = datetime.now(UTC)
 KEL, KEC, SUDIN = "kel-3171011001", "kec-317101", "3171"  # Gambir, Kec. Gambir, Jakarta Pusat
@@ -219,32 +218,16 @@ def test_kota_condition(city: CityConfig) -> None:
     assert r2.routing.rule == "sampah-kelurahan"
 
 
-class _Place(BaseModel):  # the shape of the normalizer's `place`
-    level: str
-    kota_code: str
-    kota: str
-    kecamatan_code: str | None = None
-    kecamatan: str | None = None
-    kelurahan_code: str | None = None
-    kelurahan: str | None = None
-
-
-class _WithPlace(NormalizedReport):
-    place: _Place | None = None
-
-
 def test_a_place_known_only_at_kecamatan_or_kota_level_is_used(city: CityConfig) -> None:
-    # A normalizer that also publishes `place` (the most specific level known) is read when present.
-    base = normalized(category="saluran", text="Got mampet", area=None).model_dump(exclude={"place"})
-    tanah_abang = _Place(
+    tanah_abang = Place(
         level="kecamatan",
         kota_code="31.71",
         kota="Jakarta Pusat",
         kecamatan_code="31.71.07",
         kecamatan="Tanah Abang",
     )
-    kec = _WithPlace(**base, place=tanah_abang)
+    kec = normalized(category="saluran", text="Got mampet", area=None, place=tanah_abang)
     assert route(kec, city, NOW).skpd_code == "kec-317107"
-    jaksel = _Place(level="kota", kota_code="31.74", kota="Jakarta Selatan")
-    kota = _WithPlace(**{**base, "category": "jalan"}, place=jaksel)
+    jaksel = Place(level="kota", kota_code="31.74", kota="Jakarta Selatan")
+    kota = normalized(category="jalan", text="Jalan berlubang", area=None, place=jaksel)
     assert route(kota, city, NOW).skpd_code == "dbm-3174"

@@ -188,12 +188,14 @@ def _triage_reason(rule: RoutingRule, target: Target, confidence: float, below: 
 
 def _codes(report: NormalizedReport) -> tuple[str | None, str | None, str | None]:
     """(kelurahan, kecamatan, kota) Kemendagri codes known for the report. ``area`` is the kelurahan;
-    a ``place`` (when the normalizer sets one) may know only the kecamatan or the kota."""
-    place = getattr(report, "place", None)  # read defensively: older normalized reports have none
+    ``place`` may know only the kecamatan or the kota."""
+    place = report.place
     kel = report.area.kelurahan_code if report.area is not None else None
-    kel = kel or getattr(place, "kelurahan_code", None)
-    kec = getattr(place, "kecamatan_code", None) or (".".join(kel.split(".")[:3]) if kel else None)
-    kota = getattr(place, "kota_code", None) or (".".join(kel.split(".")[:2]) if kel else None)
+    kel = kel or (place.kelurahan_code if place is not None else None)
+    kec = place.kecamatan_code if place is not None else None
+    kota = place.kota_code if place is not None else None
+    kec = kec or (".".join(kel.split(".")[:3]) if kel else None)
+    kota = kota or (".".join(kel.split(".")[:2]) if kel else None)
     return kel or None, kec or None, kota or None
 
 
