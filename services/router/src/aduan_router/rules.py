@@ -1,7 +1,7 @@
 """Routing: pure functions from a normalized report and the city's rules to a routed report.
 
 A ``Router`` is compiled once per city configuration (rule words normalised like the classifier's
-keywords: slang, affixes, repeated letters; see ``aduan_normalizer.text``). For a report:
+keywords: slang, affixes, repeated letters; see ``aduan_text.analyzer``). For a report:
 
 1. Rule: the first rule of routing.yaml whose ``category`` is the report's, whose ``kota`` list (if any)
    holds the report's kota, one of whose ``words`` (if any) and one of whose ``also`` words (if any)
@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aduan_normalizer.classify import PhraseIndex, analyzer_for
 from aduan_schemas.city import (
     KECAMATAN_TARGET,
     KELURAHAN_TARGET,
@@ -37,6 +36,7 @@ from aduan_schemas.city import (
     SkpdUnit,
 )
 from aduan_schemas.events import MAX_SHORT, NormalizedReport, RoutedReport, Routing, SlaDeadlines
+from aduan_text.phrases import PhraseIndex, analyzer_for
 
 KECAMATAN_FACTOR = 0.9
 KOTA_FACTOR = 0.8

@@ -3,9 +3,9 @@
 import pytest
 
 from aduan_kit.testing.plugin import CITY_DIR
-from aduan_normalizer.classify import analyzer_for
-from aduan_normalizer.text import Analyzer, stem_candidates
 from aduan_schemas.city import load_city
+from aduan_text.analyzer import Analyzer, stem_candidates
+from aduan_text.phrases import analyzer_for
 
 
 @pytest.fixture(scope="module")
