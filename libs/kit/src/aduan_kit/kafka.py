@@ -242,7 +242,9 @@ class StreamWorker:
     retry_backoff_s: float = 0.5
     max_records: int | None = None  # None: the setting ``kafka_batch_max_records``
     ready: bool = field(default=False, init=False)
+    consumed: int = field(default=0, init=False)  # records fetched by this worker (tests, diagnostics)
     _stopping: bool = field(default=False, init=False)
+    _consumer_now: AIOKafkaConsumer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._by_topic = {s.topic: s for s in self.subscriptions}
@@ -267,9 +269,13 @@ class StreamWorker:
     def stop(self) -> None:
         self._stopping = True
 
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this worker holds in its group now (empty before it joined)."""
+        return set(self._consumer_now.assignment()) if self._consumer_now is not None else set()
+
     async def run(self) -> None:
         while not self._stopping:
-            consumer = self._consumer()
+            consumer = self._consumer_now = self._consumer()
             try:
                 await consumer.start()
                 self.ready = True
@@ -304,6 +310,7 @@ class StreamWorker:
         be committed."""
         groups: dict[str, list[_Item]] = {}
         for tp, records in fetched.items():
+            self.consumed += len(records)
             metrics.EVENTS_CONSUMED.labels(tp.topic).inc(len(records))
             metrics.BATCH_RECORDS.labels(self.stage).observe(len(records))
             groups.setdefault(tp.topic, []).extend(self._parse(tp.topic, r) for r in records)
