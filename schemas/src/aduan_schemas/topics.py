@@ -1,5 +1,10 @@
 """The topic registry: the one place that names every topic, its key and its payload.
 
+Partition counts bound how many workers of one consumer group share a topic: raw topics 6, the
+normalized, routed and status streams 12 (several normalizer, router and monitor workers each), the
+low-volume topics 3, the dead-letter topic 1 (read in order by people). ``ensure_topics`` creates
+missing topics only: an existing topic keeps its count (raise it with the broker's tools).
+
 Every service, topic creation and the AsyncAPI document read this. Tests isolate themselves with a
 name prefix (``TopicNames(prefix=...)``); production runs with no prefix.
 """
@@ -43,7 +48,7 @@ RAW_TOPICS: dict[str, Topic] = {
     channel: Topic(
         name=f"aduan.raw.{channel}",
         key="channel_message_id",
-        partitions=3,
+        partitions=6,
         model=model,
         description=f"Raw reports from the {channel} channel, as received (contains reporter PII).",
     )
@@ -52,14 +57,14 @@ RAW_TOPICS: dict[str, Topic] = {
 NORMALIZED = Topic(
     "aduan.reports.normalized",
     "report_id",
-    6,
+    12,
     NormalizedReport,
     "Cleaned, classified, geocoded, deduplicated reports (reporter pseudonymised).",
 )
 ROUTED = Topic(
     "aduan.reports.routed",
     "report_id",
-    6,
+    12,
     RoutedReport,
     "Reports assigned to one SKPD, with their SLA deadlines.",
 )
@@ -73,7 +78,7 @@ TRIAGE = Topic(
 STATUS = Topic(
     "aduan.reports.status",
     "report_id",
-    6,
+    12,
     StatusUpdate,
     "Status updates published by SKPD systems.",
 )

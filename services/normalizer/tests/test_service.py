@@ -2,8 +2,10 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
+from pymongo import AsyncMongoClient
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
@@ -15,6 +17,14 @@ from aduan_schemas.events import DeadLetter, NormalizedReport
 from aduan_schemas.ids import report_id
 
 KEY = SecretStr("service-test-pseudonym-key-0123")
+
+
+async def seen_indexes(common: CommonSettings) -> dict[str, Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(common.mongodb_url.get_secret_value())
+    try:
+        return await client[common.mongodb_db]["normalizer_seen"].index_information()
+    finally:
+        await client.close()
 
 
 def _settings(common: CommonSettings, boundaries: Path | None) -> NormalizerSettings:
@@ -52,6 +62,9 @@ async def test_one_report_per_channel_message_even_across_restarts(
     assert 'aduan_reports_normalized_total{category="sampah",geocode_method="gps"}' in metrics_text
     assert 'aduan_duplicates_dropped_total{channel="qlue"}' in metrics_text
     assert "aduan_geocoding_gps_enabled 1.0" in metrics_text
+
+    indexes = await seen_indexes(common)
+    assert indexes["retention_at"]["expireAfterSeconds"] == 30 * 86_400  # the default retention
 
     # After a restart (memory gone), the same message again is still dropped: the database remembers.
     await publish_bytes(common, t.raw("qlue"), value, key=key)

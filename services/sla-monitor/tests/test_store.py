@@ -10,7 +10,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReportStatus, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import status_change
-from aduan_sla_monitor.store import CaseStore
+from aduan_sla_monitor.store import CLOCKS, CaseStore
 
 MakeRouted = Callable[..., RoutedReport]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -84,3 +84,41 @@ async def test_breach_marks_are_recorded_once(store: CaseStore, make_routed: Mak
     await store.mark_breaches([(r.report_id, "resolve_breached", NOW)])
     assert await store.due(NOW, 10) == []
     assert await store.count_open() == 1
+
+
+async def test_the_scan_reads_due_cases_in_pages_each_once(store: CaseStore, make_routed: MakeRouted) -> None:
+    # Five overdue cases (two with the same deadline, so the _id continuation matters), one not yet due.
+    received = [NOW - timedelta(hours=h) for h in (10, 9, 9, 8, 7)]
+    due = [make_routed("dlh", received_at=r) for r in received]
+    await store.apply_routed_batch([*due, make_routed("dlh", received_at=NOW)], NOW)
+    respond = CLOCKS[0]
+    pages, after = [], None
+    while True:
+        page = await store.due_page(respond, NOW, after, 2)
+        pages.append([d["_id"] for d in page])
+        if len(page) < 2:
+            break
+        after = (page[-1]["respond_by"], page[-1]["_id"])
+    assert [len(p) for p in pages] == [2, 2, 1]
+    seen = [rid for p in pages for rid in p]
+    assert sorted(seen) == sorted(r.report_id for r in due)  # every due case once, the others never
+    await store.mark_breaches([(rid, "respond_breached", NOW) for rid in seen[:3]])
+    assert len(await store.due_page(respond, NOW, None, 10)) == 2  # flagged cases drop out
+
+
+async def test_a_batch_of_status_updates_is_applied_in_order_once(store: CaseStore, city: CityConfig) -> None:
+    first = status_change(update("r4", ReportStatus.RECEIVED, NOW), city.skpd)
+    moved = status_change(
+        update("r4", ReportStatus.REASSIGNED, NOW + timedelta(minutes=1), reassign_to="dbm"), city.skpd
+    )
+    done = status_change(update("r4", ReportStatus.RESOLVED, NOW + timedelta(minutes=2)), city.skpd)
+    assert await store.apply_statuses([first, moved, first, done], NOW) == [
+        (True, True),
+        (True, False),
+        (False, False),  # the same update twice in one batch
+        (True, False),
+    ]
+    assert await store.apply_statuses([done], NOW) == [(False, False)]
+    case = await store.get("r4")
+    assert case is not None and case["status"] == "resolved" and case["skpd_code"] == "dbm"
+    assert case["responded_at"] == NOW and len(case["history"]) == 3

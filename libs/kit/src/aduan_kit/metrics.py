@@ -15,9 +15,15 @@ HANDLER_RETRIES = Counter(
 )
 HANDLE_SECONDS = Histogram(
     "aduan_handle_seconds",
-    "Time to handle one record, produce its outputs included",
+    "Time to handle one fetched batch, until its outputs are acknowledged (the commit follows)",
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_RECORDS = Histogram(
+    "aduan_batch_records",
+    "Records of one partition in one fetched batch",
+    ["stage"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
 )
 CONSUMER_LAG = Gauge("aduan_consumer_lag", "Records behind the end of each partition", ["topic", "partition"])
 

@@ -14,6 +14,7 @@ from pymongo.errors import BulkWriteError
 from aduan_kit.settings import CommonSettings
 
 DUPLICATE_KEY = 11000
+RETENTION_INDEX = "retention_at"
 
 
 def mongo_client(common: CommonSettings) -> AsyncMongoClient[dict[str, Any]]:
@@ -50,13 +51,37 @@ async def insert_many_ignoring_duplicates(
 
 
 class ProcessedKeys:
-    """Remembers which keys were processed (``_id`` = key), so re-deliveries can be dropped."""
+    """Remembers which keys were processed (``_id`` = key, ``at`` = when), so re-deliveries can be dropped.
+
+    Batched both ways: one ``find`` with ``$in`` per batch looked up, one ``insert_many`` per batch marked.
+    With a retention, a TTL index on ``at`` lets the database forget keys older than that.
+    """
 
     def __init__(self, coll: AsyncCollection[dict[str, Any]]) -> None:
         self.coll = coll
 
+    async def ensure_retention(self, seconds: int | None) -> None:
+        """A TTL index on ``at`` (``None``: keep every key). An existing index with another retention is
+        replaced, so the setting can change."""
+        info = await self.coll.index_information()
+        current = info.get(RETENTION_INDEX)
+        if current is not None and current.get("expireAfterSeconds") == seconds:
+            return
+        if current is not None:
+            await self.coll.drop_index(RETENTION_INDEX)
+        if seconds is not None:
+            await self.coll.create_index("at", name=RETENTION_INDEX, expireAfterSeconds=seconds)
+
     async def seen(self, key: str) -> bool:
-        return await self.coll.find_one({"_id": key}, projection={"_id": 1}) is not None
+        return bool(await self.seen_many([key]))
+
+    async def seen_many(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` were processed: one query (``_id`` index) for the whole batch."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return set()
+        cursor = self.coll.find({"_id": {"$in": wanted}}, projection={"_id": 1})
+        return {str(d["_id"]) async for d in cursor}
 
     async def mark(self, keys: Iterable[str]) -> None:
         now = datetime.now(UTC)

@@ -31,6 +31,9 @@ class CommonSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # Most records one fetch hands to a stage's handlers (one database round trip, one commit). A batch
+    # closes when the fetch returns, not when it is full, so a larger value costs no latency at low load.
+    kafka_batch_max_records: int = Field(default=1_000, ge=1, le=100_000)
 
     @property
     def topics(self) -> TopicNames:

@@ -28,6 +28,9 @@ class NormalizerSettings(ServiceSettings):
     snap_distance_m: float = Field(default=DEFAULT_SNAP_M, ge=0, le=5_000)
     seen_collection: str = Field(default="normalizer_seen", min_length=1)
     dedupe_memory: int = Field(default=100_000, ge=0, description="Report ids remembered in memory")
+    seen_retention_days: float = Field(
+        default=30, ge=0, description="Days a published report id is remembered in the database (0: forever)"
+    )
 
     @field_validator("pseudonym_key")
     @classmethod

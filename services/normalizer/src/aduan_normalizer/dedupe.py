@@ -1,14 +1,16 @@
 """Exact dedupe of channel messages across restarts (the service's edge; the store is MongoDB).
 
-A report id is recorded as published only after the broker acknowledged the normalized report
-(``delivered``, called from the worker's ``after_delivery``). A crash between the two republishes the
-report on restart: downstream tolerates that, since the id (and the CloudEvents id) is deterministic.
+Per batch: ids not known in memory are looked up in the store with one query, then the batch's records
+are judged in order, so two copies inside one batch make one report. A report id is recorded as published
+only after the broker acknowledged the normalized report (``delivered``, called once per batch from the
+worker's ``after_delivery``, one ``insert_many``). A crash between the two republishes the report on
+restart: downstream tolerates that, since the id (and the CloudEvents id) is deterministic.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aduan_kit.mongo import ProcessedKeys
 
@@ -21,7 +23,7 @@ class RedeliveryFilter:
 
     Three layers, cheapest first: a bounded in-memory set of recently published ids; the ids claimed by
     the batch in flight (with the record that claimed them, so the worker re-driving a failed batch is
-    not mistaken for a duplicate); the store of every id ever published.
+    not mistaken for a duplicate); the store of every id published (within its retention).
     """
 
     def __init__(self, store: ProcessedKeys, capacity: int = 100_000) -> None:
@@ -30,17 +32,25 @@ class RedeliveryFilter:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, tuple[Position, Labels]] = {}
 
-    async def is_duplicate(self, report_id: str, position: Position) -> bool:
-        if report_id in self._recent:
-            self._recent.move_to_end(report_id)
-            return True
-        claimed = self._pending.get(report_id)
-        if claimed is not None:
-            return claimed[0] != position  # same record again = the batch is being re-driven
-        if await self._store.seen(report_id):
-            self._remember(report_id)
-            return True
-        return False
+    async def first_deliveries(self, batch: Sequence[tuple[str, Position]]) -> list[bool]:
+        """For each ``(report_id, position)`` of a batch, in order: True for the record that should make
+        the report (nothing published it yet, and no earlier record of this batch is making it)."""
+        unknown = [rid for rid, _ in batch if rid not in self._recent and rid not in self._pending]
+        stored = await self._store.seen_many(unknown)
+        making: dict[str, Position] = {}
+        out = []
+        for rid, position in batch:
+            if rid in self._recent:
+                self._recent.move_to_end(rid)
+                out.append(False)
+            elif rid in self._pending:
+                out.append(self._pending[rid][0] == position)  # same record again = a re-drive
+            elif rid in stored:
+                self._remember(rid)
+                out.append(False)
+            else:
+                out.append(making.setdefault(rid, position) == position)
+        return out
 
     def claim(self, report_id: str, position: Position, labels: Labels) -> None:
         self._pending[report_id] = (position, labels)

@@ -1,8 +1,11 @@
-"""Wiring: consume every aduan.raw.<channel>, produce aduan.reports.normalized (key = report_id)."""
+"""Wiring: consume every aduan.raw.<channel>, produce aduan.reports.normalized (key = report_id).
+
+One batch at a time: one dedupe lookup in the database, pure normalization of each record, the
+published ids recorded with one insert after the broker acknowledged them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from aduan_kit import metrics
-from aduan_kit.kafka import Emit, Received, Subscription, parser_for
+from aduan_kit.kafka import BatchResult, Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.mongo import ProcessedKeys
 from aduan_kit.runner import serve
@@ -69,22 +72,35 @@ def build(settings: NormalizerSettings) -> FastAPI:
                 boundaries_path=str(settings.boundaries_path) if settings.boundaries_path else None,
             )
 
-    async def handle(raw: RawReport, rec: Received) -> Sequence[Emit]:
+    async def handle_batch(batch: list[tuple[RawReport, Received]]) -> BatchResult:
+        """Dedupe the batch with one store lookup, then normalize each first delivery (pure)."""
         assert state.dedupe is not None
-        rid = report_id(raw)
-        if await state.dedupe.is_duplicate(rid, (rec.topic, rec.partition, rec.offset)):
-            metrics.DUPLICATES_DROPPED.labels(raw.channel).inc()
-            log.info(
-                "duplicate dropped", report_id=rid, channel=raw.channel, topic=rec.topic, offset=rec.offset
-            )
-            return []
-        report = normalize(
-            raw, geocoder=state.geocoder, taxonomy=classifier, pseudonym_key=key, now=datetime.now(UTC)
-        )
-        state.dedupe.claim(
-            rid, (rec.topic, rec.partition, rec.offset), (report.category, report.geocode.method)
-        )
-        return [Emit(topics.normalized, report)]
+        keyed = [(report_id(raw), (rec.topic, rec.partition, rec.offset)) for raw, rec in batch]
+        firsts = await state.dedupe.first_deliveries(keyed)
+        now = datetime.now(UTC)
+        out: BatchResult = []
+        for (raw, rec), (rid, position), first in zip(batch, keyed, firsts, strict=True):
+            if not first:
+                metrics.DUPLICATES_DROPPED.labels(raw.channel).inc()
+                log.info(
+                    "duplicate dropped",
+                    report_id=rid,
+                    channel=raw.channel,
+                    topic=rec.topic,
+                    offset=rec.offset,
+                )
+                out.append([])
+                continue
+            try:
+                report = normalize(
+                    raw, geocoder=state.geocoder, taxonomy=classifier, pseudonym_key=key, now=now
+                )
+            except ValueError as e:  # a raw event the models accept but normalizing cannot: this one alone
+                out.append(PermanentError(f"cannot normalize: {e}"))
+                continue
+            state.dedupe.claim(rid, position, (report.category, report.geocode.method))
+            out.append([Emit(topics.normalized, report)])
+        return out
 
     async def after_delivery(events: list[Any]) -> None:
         assert state.dedupe is not None
@@ -93,12 +109,15 @@ def build(settings: NormalizerSettings) -> FastAPI:
 
     async def setup(rt: Runtime) -> Wiring:
         start_geocoder()
-        state.dedupe = RedeliveryFilter(
-            ProcessedKeys(rt.db[settings.seen_collection]), settings.dedupe_memory
-        )
+        seen = ProcessedKeys(rt.db[settings.seen_collection])
+        await seen.ensure_retention(round(settings.seen_retention_days * 86_400) or None)
+        state.dedupe = RedeliveryFilter(seen, settings.dedupe_memory)
         parse = parser_for(raw_report_adapter)
         return Wiring(
-            subscriptions=[Subscription(t, parse, handle, after_delivery) for t in topics.raw_all],
+            subscriptions=[
+                Subscription(t, parse, after_delivery=after_delivery, handle_batch=handle_batch)
+                for t in topics.raw_all
+            ],
             stage="normalize",
         )
 

@@ -21,6 +21,7 @@ class NotifierSettings(ServiceSettings):
     backoff_max_s: float = Field(default=4.0, ge=0, description="Longest wait between attempts")
     request_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Whole-request limit per attempt")
     max_body_bytes: int = Field(default=512 * 1024, ge=1024, description="Largest webhook body sent")
+    concurrency: int = Field(default=16, ge=1, le=256, description="Webhooks in flight at once")
 
     @field_validator("signing_secret")
     @classmethod

@@ -1,10 +1,12 @@
 """What was delivered (MongoDB collection ``notifier_sent``, ``_id`` = ``<ce_id>|<recipient>``).
 
-Checked before a POST and written right after a 2xx, so a re-delivered record is not POSTed again.
+Read once per batch before any POST, and written once per batch (one ``insert_many``) after its
+webhooks were answered, so a re-delivered record is not POSTed again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,16 +18,23 @@ from aduan_kit.mongo import insert_many_ignoring_duplicates
 COLLECTION = "notifier_sent"
 
 
+def sent_entry(
+    key: str, *, report_id: str, about: str, recipient: str, attempts: int, at: datetime
+) -> dict[str, Any]:
+    return {"_id": key, "report_id": report_id, "about": about, "recipient": recipient,
+            "attempts": attempts, "at": at}  # fmt: skip
+
+
 class SentLog:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.coll: AsyncCollection[dict[str, Any]] = db[COLLECTION]
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        return await self.coll.find_one({"_id": key})
+    async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The entries of those ``keys`` that were delivered: one query (``_id`` index)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        return {str(d["_id"]): d async for d in self.coll.find({"_id": {"$in": wanted}})}
 
-    async def record(
-        self, key: str, *, report_id: str, about: str, recipient: str, attempts: int, at: datetime
-    ) -> None:
-        doc = {"_id": key, "report_id": report_id, "about": about, "recipient": recipient,
-               "attempts": attempts, "at": at}  # fmt: skip
-        await insert_many_ignoring_duplicates(self.coll, [doc])
+    async def record_many(self, entries: list[dict[str, Any]]) -> None:
+        await insert_many_ignoring_duplicates(self.coll, entries)

@@ -11,6 +11,9 @@ class SlaMonitorSettings(ServiceSettings):
 
     port: int = 8113
     scan_interval_s: float = Field(default=5.0, gt=0, description="Seconds between deadline scans")
-    scan_batch: int = Field(default=500, ge=1, le=10_000, description="Most cases examined per kind and scan")
+    scan_batch: int = Field(default=500, ge=1, le=10_000, description="Cases per page of the deadline scan")
+    open_count_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds between counts of open cases (aduan_cases_open)"
+    )
     scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
     history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")

@@ -3,14 +3,13 @@ into aduan.sla.events, and serve the cases over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
 from aduan_kit import metrics
-from aduan_kit.kafka import Emit, PermanentError, Received, Subscription, parser_for
+from aduan_kit.kafka import BatchResult, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
@@ -58,26 +57,30 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         await store.ensure_indexes()
         app.state.cases = store
 
-        async def on_routed(report: RoutedReport, _: Received) -> Sequence[Emit]:
-            if await store.apply_routed(report, datetime.now(UTC)):
-                metrics.CASES_STORED.inc()
-            return []
+        async def on_routed(batch: list[tuple[RoutedReport, Received]]) -> BatchResult:
+            new = await store.apply_routed_batch([r for r, _ in batch], datetime.now(UTC))
+            metrics.CASES_STORED.inc(new)
+            return [[] for _ in batch]
 
-        async def on_status(update: StatusUpdate, _: Received) -> Sequence[Emit]:
-            try:
-                change = status_change(update, city.skpd)
-            except InvalidStatus as e:
-                raise PermanentError(str(e)) from e
-            applied, created = await store.apply_status(change, datetime.now(UTC))
-            if created:
-                metrics.CASES_STORED.inc()
-            if applied:
-                metrics.STATUS_UPDATES.labels(change.status).inc()
-            else:
-                log.info(
-                    "status update already applied", report_id=update.report_id, event_id=change.event_id
-                )
-            return []
+        async def on_status(batch: list[tuple[StatusUpdate, Received]]) -> BatchResult:
+            out: BatchResult = [[] for _ in batch]
+            changes = []
+            for i, (update, _) in enumerate(batch):
+                try:
+                    changes.append(status_change(update, city.skpd))
+                except InvalidStatus as e:
+                    out[i] = PermanentError(str(e))  # this update alone is dead-lettered
+            results = await store.apply_statuses(changes, datetime.now(UTC))
+            for change, (applied, created) in zip(changes, results, strict=True):
+                if created:
+                    metrics.CASES_STORED.inc()
+                if applied:
+                    metrics.STATUS_UPDATES.labels(change.status).inc()
+                else:
+                    log.info(
+                        "status update already applied", report_id=change.report_id, event_id=change.event_id
+                    )
+            return out
 
         tasks = []
         if settings.scanner_enabled:
@@ -88,12 +91,13 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 topics.sla_events,
                 settings.scan_interval_s,
                 settings.scan_batch,
+                count_interval_s=settings.open_count_interval_s,
             )
             tasks.append(scanner.run)
         return Wiring(
             subscriptions=[
-                Subscription(topics.routed, parser_for(RoutedReport), on_routed),
-                Subscription(topics.status, parser_for(StatusUpdate), on_status),
+                Subscription(topics.routed, parser_for(RoutedReport), handle_batch=on_routed),
+                Subscription(topics.status, parser_for(StatusUpdate), handle_batch=on_status),
             ],
             stage="sla",
             tasks=tasks,

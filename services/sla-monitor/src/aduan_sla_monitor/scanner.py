@@ -1,5 +1,10 @@
 """The deadline scanner: query due cases, ask ``deadlines`` what is due, emit it, then record it.
 
+Per clock (respond, then resolve), pages of ``batch`` due cases by index in (deadline, _id) order, each
+continued after the last one seen, so a scan never reads a case twice nor the whole store; per page the
+events are sent together, their acknowledgements awaited, and the acknowledged ones recorded in one
+bulk write.
+
 Emit-then-mark is at-least-once: a crash between the broker's acknowledgement and the guarded mark
 re-emits the same event on the next scan, with the same CloudEvents id (``sla:<report>:<kind>``), so
 consumers drop the duplicate.
@@ -8,16 +13,18 @@ consumers drop the duplicate.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aduan_kit import metrics
 from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_schemas.city import SkpdRegistry
 from aduan_sla_monitor.deadlines import BreachKind, CaseClock, breach_event, due_breaches
-from aduan_sla_monitor.store import CaseStore
+from aduan_sla_monitor.store import CLOCKS, CaseStore
 
 log = get_logger(component="scanner")
 
@@ -35,40 +42,62 @@ class Scanner:
     interval_s: float
     batch: int = 500
     clock: Callable[[], datetime] = _now
+    count_interval_s: float = 60.0
+    _counted_at: float | None = None
 
     async def scan_once(self) -> int:
-        """One pass; returns the number of breach events emitted."""
+        """One pass over every due case, page by page; returns the number of breach events emitted."""
         now = self.clock()
-        docs = await self.store.due(now, self.batch)
-        planned: list[tuple[str, BreachKind, Emit]] = []
+        emitted = 0
+        for clock in CLOCKS:  # respond before resolve, so a report's two breaches stay in that order
+            after: tuple[datetime, str] | None = None
+            while True:
+                docs = await self.store.due_page(clock, now, after, self.batch)
+                if docs:
+                    emitted += await self._flag(docs, clock.kind, now)
+                    after = (docs[-1][clock.deadline], docs[-1]["_id"])
+                if len(docs) < self.batch:
+                    break
+        await self._count_open()
+        return emitted
+
+    async def _flag(self, docs: list[dict[str, Any]], kind: BreachKind, now: datetime) -> int:
+        """Emit the page's breaches of ``kind``, await the acknowledgements, record them in one write."""
+        planned: list[tuple[str, Emit]] = []
         for doc in docs:
             case = CaseClock.from_case(doc)
             if case.skpd_code is None:
                 log.warning("case without a responsible unit, skipped", report_id=case.report_id)
                 continue
             for breach in due_breaches(case, now):
-                event = breach_event(case, breach, now, self.registry)
-                planned.append((case.report_id, breach.kind, Emit(self.topic, event)))
-        if planned:
-            # Queue every event, then wait for the broker's acknowledgements (send_and_wait, batched).
-            futures = [await self.producer.send(emit) for _, _, emit in planned]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            acked = [
-                (rid, kind)
-                for (rid, kind, _), r in zip(planned, results, strict=True)
-                if not isinstance(r, BaseException)
-            ]
-            failed = len(planned) - len(acked)
-            if failed:
-                log.warning("breach events not acknowledged, retrying next scan", failed=failed)
-            new = await self.store.mark_breaches([(rid, kind, now) for rid, kind in acked])
-            for rid, kind in acked:
-                metrics.SLA_BREACHES.labels(kind).inc()
-                log.info("deadline breached", report_id=rid, kind=kind)
-            if new < len(acked):
-                log.info("breaches already recorded elsewhere", duplicates=len(acked) - new)
-        metrics.CASES_OPEN.set(await self.store.count_open())
+                if breach.kind == kind:
+                    event = breach_event(case, breach, now, self.registry)
+                    planned.append((case.report_id, Emit(self.topic, event)))
+        if not planned:
+            return 0
+        futures = [await self.producer.send(emit) for _, emit in planned]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        acked = [
+            rid for (rid, _), r in zip(planned, results, strict=True) if not isinstance(r, BaseException)
+        ]
+        failed = len(planned) - len(acked)
+        if failed:
+            log.warning("breach events not acknowledged, retrying next scan", failed=failed)
+        new = await self.store.mark_breaches([(rid, kind, now) for rid in acked])
+        metrics.SLA_BREACHES.labels(kind).inc(len(acked))
+        for rid in acked:
+            log.info("deadline breached", report_id=rid, kind=kind)
+        if new < len(acked):
+            log.info("breaches already recorded elsewhere", duplicates=len(acked) - new)
         return len(planned)
+
+    async def _count_open(self) -> None:
+        """``CASES_OPEN`` from an index-backed count, at most every ``count_interval_s``: a count touches
+        every open case, too much for every scan of a large store."""
+        t = time.monotonic()
+        if self._counted_at is None or t - self._counted_at >= self.count_interval_s:
+            self._counted_at = t
+            metrics.CASES_OPEN.set(await self.store.count_open())
 
     async def run(self) -> None:
         while True:

@@ -1,12 +1,18 @@
 """The case store in MongoDB (collection ``cases``, ``_id`` = report id). The only module that writes it.
 
-SecantusDB note: no ``find_one_and_*`` here (a full scan there); every write is an ``update_one``
-guarded by its filter, several per event sent in one ``bulk_write`` round trip.
+Batched: a batch of routed reports is one ``insert_many`` of new cases (unordered; the ones that exist
+already get guarded updates in one more ``bulk_write``); a batch of status updates is one read of the
+event ids already applied and one ordered ``bulk_write`` of guarded updates. The deadline scan reads
+pages by index (a range on the deadline, continued after the last ``(deadline, _id)``).
+
+SecantusDB note: no ``find_one_and_*`` here (a full scan there); every update is an ``update_one``
+guarded by its filter, sent in one ``bulk_write`` round trip per batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,44 +40,145 @@ CLOCK_FIELDS = {
 }
 
 
+@dataclass(frozen=True)
+class Clock:
+    """One deadline the scanner watches: the answer that stops it, the deadline, the breach it gives."""
+
+    answer: str
+    deadline: str
+    kind: BreachKind
+
+    def due(self, now: datetime, after: tuple[datetime, str] | None) -> dict[str, Any]:
+        """Open cases whose deadline passed without a breach recorded, after the continuation point.
+        Equality (missing answer, missing breach) then the deadline range: all in the index."""
+        q: dict[str, Any] = {self.answer: None, f"breaches.{self.kind}": None, self.deadline: {"$lte": now}}
+        if after is not None:
+            last_at, last_id = after
+            q["$or"] = [{self.deadline: {"$gt": last_at}}, {self.deadline: last_at, "_id": {"$gt": last_id}}]
+        return q
+
+    @property
+    def index(self) -> list[tuple[str, int]]:
+        keys = (self.answer, f"breaches.{self.kind}", self.deadline, "_id")
+        return [(k, ASCENDING) for k in keys]
+
+
+CLOCKS = (Clock("responded_at", "respond_by", RESPOND), Clock("closed_at", "resolve_by", RESOLVE))
+
+
 class CaseStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], history_limit: int = 50) -> None:
         self.coll: AsyncCollection[dict[str, Any]] = db[COLLECTION]
         self.history_limit = history_limit
 
     async def ensure_indexes(self) -> None:
-        # Equality on the missing answer first, then the deadline range: the scan reads only open
-        # cases whose deadline passed, however many closed cases the store holds.
-        await self.coll.create_index([("responded_at", ASCENDING), ("respond_by", ASCENDING)])
-        await self.coll.create_index([("closed_at", ASCENDING), ("resolve_by", ASCENDING)])
+        # Per clock: equality on the missing answer and the missing breach first, then the deadline
+        # range: a scan reads only open, unflagged cases whose deadline passed, however many closed or
+        # already flagged cases the store holds. ``closed_at`` first also serves the open-cases count.
+        for clock in CLOCKS:
+            await self.coll.create_index(clock.index)
 
     async def apply_routed(self, report: RoutedReport, now: datetime) -> bool:
         """Upsert the case from its routed report. Returns True when the case is new."""
-        ops = [
-            UpdateOne(
-                {"_id": report.report_id},
-                {
-                    "$set": {**case_fields(report), "updated_at": now},
-                    "$setOnInsert": {"status": ROUTED, "created_at": now},
-                },
-                upsert=True,
-            ),
-            # The routed unit, unless a reassignment (which may have arrived first) already named another.
-            UpdateOne(
-                {"_id": report.report_id, "reassigned_at": {"$exists": False}},
-                {"$set": {"skpd_code": report.skpd_code, "skpd_name": report.skpd_name}},
-            ),
+        return await self.apply_routed_batch([report], now) == 1
+
+    async def apply_routed_batch(self, reports: Sequence[RoutedReport], now: datetime) -> int:
+        """Upsert the cases of a batch of routed reports; returns how many cases are new.
+
+        New cases are inserted whole (one ``insert_many``); a case that exists already (a re-delivery, or
+        a status update that arrived first) gets the report's fields and, unless a reassignment named
+        another unit, the routed unit (guarded updates, one ``bulk_write``)."""
+        latest = {r.report_id: r for r in reports}  # a re-delivery inside the batch: one is enough
+        docs = [
+            {
+                "_id": rid,
+                **case_fields(r),
+                "skpd_code": r.skpd_code,
+                "skpd_name": r.skpd_name,
+                "status": ROUTED,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for rid, r in latest.items()
         ]
+        if not docs:
+            return 0
         try:
-            res = await self.coll.bulk_write(ops, ordered=True)
+            await self.coll.insert_many(docs, ordered=False)
+            return len(docs)
         except BulkWriteError as e:
-            if _only_duplicates(e):  # a status update inserted the case at the same moment: retry
-                raise TransientError(f"case {report.report_id} was created concurrently") from e
+            if not _only_duplicates(e):
+                raise
+            existing = [docs[w["index"]]["_id"] for w in e.details["writeErrors"]]
+            inserted = int(e.details.get("nInserted", len(docs) - len(existing)))
+        ops = []
+        for rid in existing:
+            report = latest[rid]
+            ops += [
+                UpdateOne(
+                    {"_id": rid},
+                    {
+                        "$set": {**case_fields(report), "updated_at": now},
+                        "$setOnInsert": {
+                            "status": ROUTED,
+                            "created_at": now,
+                            "skpd_code": report.skpd_code,
+                            "skpd_name": report.skpd_name,
+                        },
+                    },
+                    upsert=True,
+                ),
+                # The routed unit, unless a reassignment (which may have arrived first) already named another.
+                UpdateOne(
+                    {"_id": rid, "reassigned_at": {"$exists": False}},
+                    {"$set": {"skpd_code": report.skpd_code, "skpd_name": report.skpd_name}},
+                ),
+            ]
+        try:
+            await self.coll.bulk_write(ops, ordered=True)
+        except BulkWriteError as e:
+            if _only_duplicates(e):  # created concurrently by another consumer: retry the batch
+                raise TransientError("a case was created concurrently") from e
             raise
-        return res.upserted_count > 0
+        return inserted
 
     async def apply_status(self, change: StatusChange, now: datetime) -> tuple[bool, bool]:
         """Apply a status update. Returns (applied, created); applied is False for a re-delivery."""
+        (result,) = await self.apply_statuses([change], now)
+        return result
+
+    async def apply_statuses(self, changes: Sequence[StatusChange], now: datetime) -> list[tuple[bool, bool]]:
+        """Apply a batch of status updates in order; per update (applied, created), applied False for a
+        re-delivery (its event id is in the case's history already, or earlier in the batch)."""
+        ids = list(dict.fromkeys(c.report_id for c in changes))
+        applied_before: dict[str, set[str]] = {rid: set() for rid in ids}
+        exists: set[str] = set()
+        async for doc in self.coll.find({"_id": {"$in": ids}}, {"history.event_id": 1}):
+            exists.add(doc["_id"])
+            applied_before[doc["_id"]] = {h.get("event_id") for h in doc.get("history") or ()}
+        ops: list[UpdateOne] = []
+        results: list[tuple[bool, bool]] = []
+        for change in changes:
+            seen = applied_before[change.report_id]
+            if change.event_id in seen:
+                results.append((False, False))
+                continue
+            seen.add(change.event_id)
+            created = change.report_id not in exists
+            exists.add(change.report_id)
+            results.append((True, created))
+            ops += self._status_ops(change, now)
+        if ops:
+            try:
+                # Ordered: a case's first update creates it before the guarded updates that follow.
+                await self.coll.bulk_write(ops, ordered=True)
+            except BulkWriteError as e:
+                if _only_duplicates(e):  # created concurrently (another consumer): retry the batch
+                    raise TransientError("a case was created concurrently") from e
+                raise
+        return results
+
+    def _status_ops(self, change: StatusChange, now: datetime) -> list[UpdateOne]:
         rid = change.report_id
         first: dict[str, Any] = {
             "$push": {"history": {"$each": [change.entry], "$slice": -self.history_limit}},
@@ -84,8 +191,7 @@ class CaseStore:
         if earliest:
             first["$min"] = earliest  # the first answer counts, whatever order updates arrive in
         ops = [
-            # Guarded by the event id: a re-delivered update matches nothing, and its upsert then
-            # collides with the existing ``_id`` (duplicate key), which is how a duplicate shows.
+            # Guarded by the event id, so a re-delivery racing this one is applied once.
             UpdateOne({"_id": rid, "history.event_id": {"$ne": change.event_id}}, first, upsert=True),
             # The latest update by its own time sets the status.
             UpdateOne(
@@ -112,26 +218,24 @@ class CaseStore:
                     },
                 )
             )
-        try:
-            res = await self.coll.bulk_write(ops, ordered=False)
-        except BulkWriteError as e:
-            if not _only_duplicates(e):
-                raise
-            seen = await self.coll.find_one({"_id": rid, "history.event_id": change.event_id}, {"_id": 1})
-            if seen is None:  # not a re-delivery: the case was created concurrently; retry
-                raise TransientError(f"case {rid} was created concurrently") from e
-            return False, False
-        return True, res.upserted_count > 0
+        return ops
+
+    async def due_page(
+        self, clock: Clock, now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """One page of cases due on ``clock``, in (deadline, _id) order after the continuation point."""
+        cursor = (
+            self.coll.find(clock.due(now, after), CLOCK_FIELDS)
+            .sort([(clock.deadline, ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
 
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Cases with a passed deadline, no answer and no breach recorded yet (by kind, index-backed)."""
-        queries = [
-            {"responded_at": None, "respond_by": {"$lte": now}, f"breaches.{RESPOND}": {"$exists": False}},
-            {"closed_at": None, "resolve_by": {"$lte": now}, f"breaches.{RESOLVE}": {"$exists": False}},
-        ]
+        """The first page of due cases of each clock (a case due on both appears once)."""
         found: dict[Any, dict[str, Any]] = {}
-        for q in queries:
-            async for doc in self.coll.find(q, CLOCK_FIELDS).limit(limit):
+        for clock in CLOCKS:
+            for doc in await self.due_page(clock, now, None, limit):
                 found[doc["_id"]] = doc
         return list(found.values())
 
@@ -150,6 +254,7 @@ class CaseStore:
         return res.modified_count
 
     async def count_open(self) -> int:
+        """Cases without ``closed_at`` (index-backed: the resolve clock's index starts with it)."""
         return await self.coll.count_documents({"closed_at": None})
 
     async def get(self, report_id: str) -> dict[str, Any] | None:
