@@ -199,6 +199,10 @@ class RoutedReport(NormalizedReport):
     routed_at: AwareDatetime | None = None
 
     def event_id(self) -> str:
+        # A report held for triage is not yet any unit's: its id must differ from the event that later
+        # assigns it (possibly to the same candidate unit), or consumers deduplicating by id would drop it.
+        if self.needs_triage:
+            return f"routed:{self.report_id}:triage"
         return f"routed:{self.report_id}:{self.skpd_code}"
 
 

@@ -151,6 +151,25 @@ async def test_no_webhook_configured_is_skipped(common: CommonSettings, receiver
     assert receiver.count() == 0
 
 
+async def test_report_held_for_triage_is_not_posted_until_an_operator_decides(
+    common: CommonSettings, receiver: Receiver
+) -> None:
+    """Checked to fail: with the ``held_for_triage`` check removed from ``notify``, the candidate unit
+    received the triaged report and the first assertion went red."""
+    await create_all_topics(common)
+    held = routed().model_copy(update={"needs_triage": True})
+    decided = held.model_copy(
+        update={"needs_triage": False, "routing": Routing(rule="operator", version="1", reason="operator")}
+    )
+    await publish(common, common.topics.routed, held)
+    await publish(common, common.topics.routed, decided)
+    async with running(build(settings(common, receiver))):
+        notes = await notifications(common, 2)
+    assert [(n.outcome, n.recipient) for n in notes] == [("skipped", "dlh"), ("delivered", "dlh")]
+    assert "triage" in (notes[0].detail or "")
+    assert receiver.count() == 1
+
+
 def test_start_up_without_a_signing_secret_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ADUAN_NOTIFIER_SIGNING_SECRET", raising=False)
     with pytest.raises(SystemExit) as exc:

@@ -26,7 +26,7 @@ from aduan_notifier.config import NotifierSettings
 from aduan_notifier.delivery import Outcome, cloudevent_headers, notification, sent_key
 from aduan_notifier.sender import WebhookSender
 from aduan_notifier.store import SentLog, sent_entry
-from aduan_notifier.targets import recipient, webhook_url
+from aduan_notifier.targets import held_for_triage, recipient, webhook_url
 from aduan_schemas.events import Event, RoutedReport, SlaEvent
 
 NAME = "notifier"
@@ -93,6 +93,8 @@ def build(settings: NotifierSettings) -> FastAPI:
             to = recipient(event)
             ce_id = event.event_id()
             bound = log.bind(report_id=event.subject(), event_id=ce_id, recipient=to)
+            if held_for_triage(event):
+                return [outcome(event, to, "skipped", 0, "held for operator triage: no unit is told yet")]
             before = done.get(key)
             if before is not None:  # delivered before: say so again (same notification id), do not POST
                 bound.info("webhook already delivered")

@@ -20,6 +20,12 @@ def recipient(event: Event) -> str:
     raise TypeError(f"no recipient rule for {type(event).__name__}")
 
 
+def held_for_triage(event: Event) -> bool:
+    """A routed report the router was too unsure of: its candidate unit is not told until an operator
+    decides (the decision arrives as a new routed report)."""
+    return isinstance(event, RoutedReport) and event.needs_triage
+
+
 def check_template(template: str) -> None:
     """Raise ``ValueError`` unless ``template`` makes an http(s) URL from ``{skpd_code}`` alone."""
     try:
