@@ -32,45 +32,54 @@ def analyzer_for(taxonomy: Taxonomy, extra_vocabulary: list[str] | None = None) 
 
 
 class PhraseIndex:
-    """Phrases (tuples of canonical tokens) with a label and weight, matched longest first, no overlap."""
+    """Phrases (tuples of canonical tokens) with a label and weight, matched longest first, no overlap.
+
+    Indexed by first token, then by length (longest first), then by the whole phrase: at a position one
+    dictionary look-up per length replaces a scan over every phrase that starts with the token.
+    """
 
     def __init__(self, entries: list[tuple[tuple[str, ...], str, float]]) -> None:
         best: dict[tuple[tuple[str, ...], str], float] = {}
         for phrase, label, weight in entries:
             if phrase:
                 best[(phrase, label)] = max(weight, best.get((phrase, label), 0.0))
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
+        by_size: dict[str, dict[int, dict[tuple[str, ...], list[tuple[str, float]]]]] = {}
         for (phrase, label), weight in best.items():
-            self._by_first.setdefault(phrase[0], []).append((phrase, label, weight))
-        for cands in self._by_first.values():
-            cands.sort(key=lambda c: -len(c[0]))
+            sizes = by_size.setdefault(phrase[0], {})
+            sizes.setdefault(len(phrase), {}).setdefault(phrase, []).append((label, weight))
+        self._by_first: dict[str, list[tuple[int, dict[tuple[str, ...], list[tuple[str, float]]]]]] = {
+            first: sorted(sizes.items(), key=lambda kv: -kv[0]) for first, sizes in by_size.items()
+        }
 
     def matches(self, tokens: tuple[str, ...]) -> list[tuple[int, tuple[str, ...], str, float]]:
         """(position, phrase, label, weight) of every match; at one position all labels of the longest
         matching phrase count."""
-        out = []
+        out: list[tuple[int, tuple[str, ...], str, float]] = []
         i, n = 0, len(tokens)
+        by_first = self._by_first
         while i < n:
-            cands = self._by_first.get(tokens[i])
             step = 1
-            if cands:
-                longest = 0
-                for phrase, label, weight in cands:
-                    size = len(phrase)
-                    if size < longest:
-                        break
-                    if tokens[i : i + size] == phrase:
-                        longest = size
-                        out.append((i, phrase, label, weight))
-                step = max(longest, 1)
+            for size, phrases in by_first.get(tokens[i], ()):
+                if i + size > n:
+                    continue
+                phrase = tokens[i : i + size]
+                labels = phrases.get(phrase)
+                if labels is not None:
+                    out.extend((i, phrase, label, weight) for label, weight in labels)
+                    step = size
+                    break
             i += step
         return out
 
     def any_of(self, tokens: tuple[str, ...], labels: set[str] | None = None) -> set[str]:
         """Labels of the phrases found anywhere in ``tokens`` (overlaps allowed)."""
         found: set[str] = set()
+        n = len(tokens)
         for i, tok in enumerate(tokens):
-            for phrase, label, _ in self._by_first.get(tok, ()):
-                if (labels is None or label in labels) and tokens[i : i + len(phrase)] == phrase:
-                    found.add(label)
+            for size, phrases in self._by_first.get(tok, ()):
+                if i + size > n:
+                    continue
+                for label, _ in phrases.get(tokens[i : i + size], ()):
+                    if labels is None or label in labels:
+                        found.add(label)
         return found
