@@ -5,7 +5,12 @@ from aduan_schemas.ids import REPORT_ID_NAMESPACE, report_id, report_id_for
 
 
 def test_report_id_is_uuid5_of_channel_and_message_id() -> None:
-    assert report_id_for("qlue", "qlue-123") == str(uuid.uuid5(REPORT_ID_NAMESPACE, "qlue:qlue-123"))
+    # Checked to fail: with the variant bits left unset, ids differed from uuid5's for most names.
+    names = ["qlue-123", "", "ü€😀 <a@b.id>", *(f"m-{i}" for i in range(300))]
+    for channel in ("qlue", "twitter", "email"):
+        for name in names:
+            expected = str(uuid.uuid5(REPORT_ID_NAMESPACE, f"{channel}:{name}"))
+            assert report_id_for(channel, name) == expected
 
 
 def test_report_id_is_pinned() -> None:
