@@ -145,6 +145,7 @@ class EventProducer:
         self._common = common
         self._producer = producer_for(common)
         self.source = source
+        self._produced: dict[str, Any] = {}  # topic -> its labelled counter (labels() costs per call)
 
     async def start(self) -> None:
         try:
@@ -159,7 +160,22 @@ class EventProducer:
 
     async def send(self, emit: Emit) -> asyncio.Future[Any]:
         """Queue a record; the returned future resolves when the broker acknowledged it."""
-        value, headers = cloudevents.encode(emit.event, self.source)
+        return await self._send(emit, cloudevents.encode(emit.event, self.source))
+
+    async def send_all(self, emits: Sequence[Emit]) -> list[asyncio.Future[Any]]:
+        """Queue records in order. An event sent to several topics (the router's routed report goes to
+        two) is serialised once: its records carry the same bytes and CloudEvents headers."""
+        encoded: dict[int, tuple[bytes, cloudevents.Headers]] = {}
+        futures = []
+        for emit in emits:
+            enc = encoded.get(id(emit.event))  # the emits hold their events, so ids stay unique here
+            if enc is None:
+                enc = encoded[id(emit.event)] = cloudevents.encode(emit.event, self.source)
+            futures.append(await self._send(emit, enc))
+        return futures
+
+    async def _send(self, emit: Emit, encoded: tuple[bytes, cloudevents.Headers]) -> asyncio.Future[Any]:
+        value, headers = encoded
         key = emit.key if emit.key is not None else emit.event.subject()
         fut = await self._producer.send(
             emit.topic,
@@ -167,7 +183,10 @@ class EventProducer:
             key=key.encode() if isinstance(key, str) else key,
             headers=headers + list(emit.headers),
         )
-        metrics.EVENTS_PRODUCED.labels(emit.topic).inc()
+        counter = self._produced.get(emit.topic)
+        if counter is None:
+            counter = self._produced[emit.topic] = metrics.EVENTS_PRODUCED.labels(emit.topic)
+        counter.inc()
         return fut
 
     async def send_and_wait(self, emit: Emit) -> None:
@@ -424,7 +443,7 @@ class StreamWorker:
         """Queue the item's outputs, or its dead letter; the futures resolve on acknowledgement."""
         if item.failure is not None:
             return [await self._send_dead_letter(item.rec, *item.failure)]
-        return [await self.producer.send(emit) for emit in item.outputs]
+        return await self.producer.send_all(item.outputs)
 
     async def _backoff(self, where: str, error: BaseException) -> None:
         metrics.HANDLER_RETRIES.labels(self.stage).inc()
