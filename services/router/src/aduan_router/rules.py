@@ -253,19 +253,18 @@ def deadlines(report: NormalizedReport, city: CityConfig) -> SlaDeadlines:
 def route(report: NormalizedReport, city: CityConfig, now: datetime) -> RoutedReport:
     """The report with its unit, routing and deadlines.
 
-    Built without validating again: the report was validated where it entered, the unit comes from the
-    validated registry and ``Routing``/``SlaDeadlines`` are validated as they are built, so re-checking
-    every field would only cost time (a third of routing's CPU). ``now`` must be timezone-aware.
+    Built from the report's own field values, not a ``model_dump``: its nested parts are validated model
+    instances that pydantic takes as they are, so only the flat fields are checked again (half the cost).
     """
-    if now.utcoffset() is None:
-        raise ValueError("route: now must be timezone-aware")
     d = router_for(city).decide(report)
-    return RoutedReport.model_construct(
-        **{name: getattr(report, name) for name in NormalizedReport.model_fields},
-        skpd_code=d.unit.code,
-        skpd_name=d.unit.name,
-        routing=d.routing,
-        sla=deadlines(report, city),
-        needs_triage=d.needs_triage,
-        routed_at=now,
+    return RoutedReport(
+        **{
+            **report.__dict__,
+            "skpd_code": d.unit.code,
+            "skpd_name": d.unit.name,
+            "routing": d.routing,
+            "sla": deadlines(report, city),
+            "needs_triage": d.needs_triage,
+            "routed_at": now,
+        }
     )
