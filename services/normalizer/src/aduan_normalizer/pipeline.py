@@ -27,6 +27,7 @@ _INVISIBLE = {c: None for c in (0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF)}
 _CLEAN_TABLE: dict[int, str | None] = {**_CONTROL, **_INVISIBLE}
 
 _classifiers: dict[int, tuple[Taxonomy, Classifier]] = {}
+_REPLACED = frozenset({"reporter", "raw", "text", "address_text"})  # normalize sets these itself
 
 
 def clean_text(s: str | None) -> str:
@@ -69,7 +70,9 @@ def normalize(
     words = f"{subject} {text}".strip()
     category = classifier_for(taxonomy).classify(words, raw.category_hint, raw.channel)
     place = geocoder.geocode(raw.location, address, words) if geocoder is not None else NO_MATCH
-    fields = raw.model_dump(exclude={"reporter", "raw", "text", "address_text"})
+    # The raw report's values as they are (not a model_dump): nested parts stay validated instances,
+    # which pydantic takes without checking them again.
+    fields = {k: v for k, v in raw.__dict__.items() if k not in _REPLACED}
     return NormalizedReport(
         **fields,
         text=text,
