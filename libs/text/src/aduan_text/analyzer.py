@@ -90,12 +90,20 @@ def _suffix_variants(word: str) -> list[str]:
     return out
 
 
+# The prefixes by first letter, each in the order above: most words start with none of them.
+_PLAIN_BY_FIRST = {c: tuple(p for p in _PLAIN_PREFIXES if p[0] == c) for c in {p[0] for p in _PLAIN_PREFIXES}}
+_NASAL_BY_FIRST = {
+    c: tuple(p for p in _NASAL_PREFIXES if p[0][0] == c) for c in {p[0][0] for p in _NASAL_PREFIXES}
+}
+
+
 def _prefix_variants(word: str) -> list[str]:
     out = []
-    for pre in _PLAIN_PREFIXES:
+    first = word[:1]
+    for pre in _PLAIN_BY_FIRST.get(first, ()):
         if word.startswith(pre) and len(word) - len(pre) >= _MIN_STEM:
             out.append(word[len(pre) :])
-    for pre, restores in _NASAL_PREFIXES:  # every reading: "memohon" is me-mohon, not mem-pohon
+    for pre, restores in _NASAL_BY_FIRST.get(first, ()):  # every reading: "memohon" is me-mohon
         if word.startswith(pre) and len(word) - len(pre) >= _MIN_STEM - 1:
             rest = word[len(pre) :]
             out.extend(r + rest for r in restores if len(r + rest) >= _MIN_STEM)
@@ -105,9 +113,10 @@ def _prefix_variants(word: str) -> list[str]:
 def stem_candidates(word: str) -> list[str]:
     """Possible stems of ``word``, least stripped first (the word itself first)."""
     seen: dict[str, None] = {}
-    for s in _suffix_variants(word):
+    suffixed = _suffix_variants(word)
+    for s in suffixed:
         seen.setdefault(s, None)
-    for s in _suffix_variants(word):
+    for s in suffixed:
         for p in _prefix_variants(s):
             seen.setdefault(p, None)
             for p2 in _prefix_variants(p):
