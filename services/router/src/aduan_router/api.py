@@ -152,7 +152,7 @@ def operator_routes(op: Operator) -> APIRouter:
         decided = decide(item.report, d, unit, now)
         producer: EventProducer = request.app.state.runtime.producer
         try:
-            await asyncio.gather(*[await producer.send(e) for e in emits_for(decided, op.topics)])
+            await asyncio.gather(*await producer.send_all(emits_for(decided, op.topics)))
         except Exception as e:
             log.warning("decision not published", report_id=report_id, error=repr(e))
             raise HTTPException(503, "the broker did not accept the decision; retry") from e
