@@ -87,7 +87,15 @@ TEMPLATES = [
     ("Lainnya", "Suara bising dari tempat usaha di {street} setiap malam {detail}"),
     (None, "Trotoar {street} rusak dan banyak paving yang lepas"),
 ]
-DETAILS = ["tiga hari", "seminggu", "sejak kemarin", "dua minggu", "pagi ini", "sejak Senin", "berbulan-bulan"]
+DETAILS = [
+    "tiga hari",
+    "seminggu",
+    "sejak kemarin",
+    "dua minggu",
+    "pagi ini",
+    "sejak Senin",
+    "berbulan-bulan",
+]
 
 
 @dataclass(frozen=True)

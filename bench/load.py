@@ -80,7 +80,13 @@ async def _publish(bootstrap: str, topic: str, records: list[Any], t0: float, ra
 
 
 def publish_child(
-    conn: Connection, bootstrap: str, topic: str, boundaries: Path | None, tag: str, n: int, rate: float | None
+    conn: Connection,
+    bootstrap: str,
+    topic: str,
+    boundaries: Path | None,
+    tag: str,
+    n: int,
+    rate: float | None,
 ) -> None:
     records = raw_records(Corpus(boundaries), tag, n)
     conn.send({"ready": True, "bytes_per_record": sum(len(r[1]) for r in records[:1000]) // min(n, 1000)})
@@ -118,7 +124,9 @@ class Conn:
         self.writer.close()
 
 
-async def _http_open(ports: list[int], requests: list[bytes], t0: float, rate: float, max_conns: int) -> Result:
+async def _http_open(
+    ports: list[int], requests: list[bytes], t0: float, rate: float, max_conns: int
+) -> Result:
     idle: asyncio.Queue[Conn] = asyncio.Queue()
     opened = 0
     statuses: dict[int, int] = {}
@@ -167,7 +175,9 @@ async def _http_open(ports: list[int], requests: list[bytes], t0: float, rate: f
     }
 
 
-async def _http_closed(ports: list[int], requests: list[bytes], t0: float, conns: int, duration_s: float) -> Result:
+async def _http_closed(
+    ports: list[int], requests: list[bytes], t0: float, conns: int, duration_s: float
+) -> Result:
     statuses: dict[int, int] = {}
     response_s: list[float] = []
     next_i = 0
@@ -256,9 +266,12 @@ class Generator:
         self._conn.send(t0)
 
     def result(self, timeout_s: float | None = None) -> Result | None:
-        if not self._conn.poll(timeout_s):
+        try:
+            if not self._conn.poll(timeout_s):
+                return None
+            out: Result = self._conn.recv()
+        except EOFError:  # the child died; its traceback is on stderr
             return None
-        out: Result = self._conn.recv()
         self._proc.join(5)
         return out
 
