@@ -27,7 +27,7 @@ def run(opts: Options) -> list[dict[str, Any]]:
     out = []
     with embedded_stack(opts.boundaries, {"ingest-qlue": workers}) as started:
         stack = started.stack
-        for name, svc in stack.services.items():
+        for svc in stack.services.values():
             if not svc.spec.name.startswith("ingest-"):
                 svc.process.stop()
         secret = stack.secrets()["ADUAN_INGEST_QLUE_WEBHOOK_SECRET"]

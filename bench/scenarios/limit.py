@@ -36,9 +36,9 @@ PARTITIONS = 3
 
 def _codec() -> tuple[str, Callable[[bytes], bytes]]:
     try:
-        import orjson  # type: ignore[import-not-found]
+        import orjson
 
-        return "orjson", lambda v: orjson.dumps(orjson.loads(v))  # type: ignore[no-any-return]
+        return "orjson", lambda v: orjson.dumps(orjson.loads(v))
     except ImportError:
         return "json", lambda v: json.dumps(json.loads(v), separators=(",", ":")).encode()
 
