@@ -3,7 +3,7 @@
 On a fresh SecantusDB, with case-sized documents (a routed report as the case store keeps it, ~1.5 KB):
 
 - ``insert_many``: N documents in batches of 1,000 into a collection with only ``_id``;
-- ``bulk_write`` upserts: N ``UpdateOne(..., upsert=True)`` (``$set`` + ``$setOnInsert``, as the case store
+- ``bulk_write`` upserts: N / 3 ``UpdateOne(..., upsert=True)`` (``$set`` + ``$setOnInsert``, as the case store
   writes a routed report) in unordered batches of 500, half of them on existing ids;
 - ``find_one`` by ``_id``: 1,000 reads one after another.
 
@@ -39,11 +39,12 @@ async def _run(opts: Options, url: str, n: int) -> dict[str, Any]:
             await db["inserted"].insert_many(docs, ordered=False)
         insert_rate = n / (time.monotonic() - t)
 
-        half = n // 2
+        m = n // 3  # upserts are far slower than inserts on SecantusDB: fewer keep the run short
+        half = m // 2
         t = time.monotonic()
-        for start in range(0, n, BATCH_UPSERT):
+        for start in range(0, m, BATCH_UPSERT):
             ops = []
-            for i in range(start, min(n, start + BATCH_UPSERT)):
+            for i in range(start, min(m, start + BATCH_UPSERT)):
                 doc = {k: v for k, v in tmpl[i % len(tmpl)].items() if k not in ("status", "created_at")}
                 rid = f"ups-{i % half}"  # the first half inserts, the second updates the same ids
                 ops.append(
@@ -54,7 +55,7 @@ async def _run(opts: Options, url: str, n: int) -> dict[str, Any]:
                     )
                 )
             await db["upserted"].bulk_write(ops, ordered=False)
-        upsert_rate = n / (time.monotonic() - t)
+        upsert_rate = m / (time.monotonic() - t)
 
         t = time.monotonic()
         for i in range(1_000):
