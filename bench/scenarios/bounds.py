@@ -3,8 +3,8 @@
 On a fresh SecantusDB, with case-sized documents (a routed report as the case store keeps it, ~1.5 KB):
 
 - ``insert_many``: N documents in batches of 1,000 into a collection with only ``_id``;
-- ``bulk_write`` upserts: N / 3 ``UpdateOne(..., upsert=True)`` (``$set`` + ``$setOnInsert``, as the case store
-  writes a routed report) in unordered batches of 500, half of them on existing ids;
+- ``bulk_write`` upserts: N / 3 ``UpdateOne(..., upsert=True)`` (``$set`` + ``$setOnInsert``, as the case
+  store writes a routed report) in unordered batches of 500, half of them on existing ids;
 - ``find_one`` by ``_id``: 1,000 reads one after another.
 
 (Tansu's produce-only and consume-only rates are in the ``limit`` scenario.)
