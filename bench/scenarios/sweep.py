@@ -12,8 +12,9 @@ At each level ``newly_due`` extra cases have a respond deadline that passed in t
 breach yet: the work a sweep really finds. A sweep is ``Scanner.scan_once`` (the monitor's scanner:
 query due deadlines by index, emit breach events to a broker started alone, mark them) repeated until
 a pass finds nothing (no new pass starts after 300 s); ``idle_sweep`` is that last, empty pass. The
-target is a sweep that costs the same whatever the number of open cases (within 2x from 10 k to 1 M). Lookup: ``CaseStore.get`` (what
-``GET /v1/cases/{id}`` runs) of 1,000 random existing ids, one after another.
+target is a sweep that costs the same whatever the number of open cases (within 2x from 10 k to 1 M).
+Lookup: ``CaseStore.get`` (what ``GET /v1/cases/{id}`` runs) of 1,000 random existing ids, one after
+another.
 """
 
 from __future__ import annotations
