@@ -134,18 +134,21 @@ class Sampler:
             }
         return out
 
-    def memory_trend(self) -> dict[str, dict[str, float]]:
-        """Per process: resident memory at start, end and max (MiB) and its slope (MiB per minute)."""
+    def memory_trend(self, warm_fraction: float = 0.25) -> dict[str, dict[str, float]]:
+        """Per process: resident memory at start, end and max (MiB) and its slope in MiB per minute once
+        warm (least squares over the samples after the first ``warm_fraction`` of them: caches and
+        buffers fill at the start of any run)."""
         out = {}
         for name, s in self.series.items():
             if not s.rss_kib:
                 continue
             mib = [r / 1024 for r in s.rss_kib]
+            skip = int(len(mib) * warm_fraction)
             out[name] = {
                 "start_mib": round(mib[0], 1),
                 "end_mib": round(mib[-1], 1),
                 "max_mib": round(max(mib), 1),
-                "slope_mib_per_min": round(60 * slope(s.times, mib), 2),
+                "slope_mib_per_min": round(60 * slope(s.times[skip:], mib[skip:]), 2),
             }
         return out
 

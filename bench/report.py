@@ -17,6 +17,9 @@ TARGET_CASES_PER_S = 2_000
 TARGET_P99_MS_AT_1000 = 250
 TARGET_SWEEP_GROWTH = 2.0
 FLAT_MIB_PER_MIN = 0.5  # resident memory growing slower than this once warm counts as flat
+# The embedded servers keep the data itself in memory (Tansu: every record, memory:// storage;
+# SecantusDB: its cache of a growing collection): their growth is the data, not a leak of ours.
+SERVERS = ("tansu", "secantusdb")
 
 
 def _fmt(v: Any) -> str:
@@ -230,7 +233,11 @@ def markdown(res: dict[str, Any]) -> str:
             [n, m["start_mib"], m["end_mib"], m["max_mib"], m["slope_mib_per_min"]]
             for n, m in soak["memory"].items()
         ]
-        out.append(table(["process", "RSS start MiB", "end MiB", "max MiB", "slope MiB/min"], rows))
+        out.append(table(["process", "RSS start MiB", "end MiB", "max MiB", "slope MiB/min (warm)"], rows))
+        out.append(
+            "\nTansu keeps every record in memory (memory:// storage) and SecantusDB caches the growing "
+            "collections: their growth is the data. The target applies to the services."
+        )
     checks = targets(res)
     if checks:
         out += ["", "## Targets", "", table(["target", "measured", "met"], checks)]
@@ -282,11 +289,13 @@ def targets(res: dict[str, Any]) -> list[list[Any]]:
             ]
         )
     soak = s.get("soak")
-    if soak:
-        worst = max(soak["memory"].items(), key=lambda kv: kv[1]["slope_mib_per_min"])
+    ours = {k: v for k, v in (soak or {}).get("memory", {}).items() if k not in SERVERS}
+    if soak and ours:
+        worst = max(ours.items(), key=lambda kv: kv[1]["slope_mib_per_min"])
         rows.append(
             [
-                f"memory flat over {soak['duration_s'] / 60:.0f} min (slope < {FLAT_MIB_PER_MIN} MiB/min)",
+                f"service memory flat over {soak['duration_s'] / 60:.0f} min "
+                f"(slope < {FLAT_MIB_PER_MIN} MiB/min)",
                 f"steepest {worst[0]} {worst[1]['slope_mib_per_min']} MiB/min",
                 _met(worst[1]["slope_mib_per_min"] < FLAT_MIB_PER_MIN),
             ]
