@@ -50,15 +50,15 @@ lock: $(STAMP)
 # Benchmark (bench/README.md): every scenario but the soak, under 20 minutes; BENCH_ARGS adds options,
 # e.g. make bench BENCH_ARGS="--only limit,sustained --reports 20000".
 bench: $(STAMP)
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
 
 # Memory over a 10-minute run at 500 reports/s.
 bench-soak: $(STAMP)
-	$(BIN)/python -m bench.run --only soak $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --only soak $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
 
 # The SLA sweep and case lookup up to 1 M open cases (filling 1 M takes several minutes).
 bench-cases: $(STAMP)
-	$(BIN)/python -m bench.run --only sweep --cases-max 1000000 $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --only sweep --cases-max 1000000 $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
