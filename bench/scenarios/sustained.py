@@ -28,7 +28,8 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
     stack = started.stack
     reader = TopicReader(stack.kafka_bootstrap, started.skpd_topics(), run)
     await reader.start()
-    cases = CaseCounter(stack.mongodb_url, stack.config.mongodb_db)
+    monitors = [f"{s.url}/metrics" for s in stack.services.values() if s.spec.name == "sla-monitor"]
+    cases = CaseCounter(stack.mongodb_url, stack.config.mongodb_db, monitors)
     try:
         skpd_task = asyncio.create_task(reader.read_until(n, deadline))
         cases_at, case_count = await cases.wait_for(n, deadline)
