@@ -3,7 +3,8 @@
 Report ``i`` is due at ``t0 + i / rate`` whatever happened to earlier ones; its latency is the time
 from when it was due to when its routed record reached an SKPD topic (see ``bench.observe``), so a
 backlog anywhere (the generator included) shows as latency instead of a slower offered rate. Rates up to
-``latency_http_max`` go through HTTP (signed webhooks to ingest-qlue); higher ones publish raw events
+``latency_http_max`` go through HTTP (signed webhooks spread over the ``intake_workers`` ingest-qlue
+processes, as in the intake scenario); higher ones publish raw events
 straight onto ``aduan.raw.qlue`` (HTTP intake on this machine cannot offer them; the intake figure
 says which). Reports not on an SKPD topic ``latency_drain_s`` after the last was due count as
 infinitely late, so they show in the high percentiles instead of vanishing from them.
