@@ -27,12 +27,13 @@ def run(opts: Options) -> dict[str, Any]:
     n = int(rate * opts.soak_duration_s)
     # Requests are signed when built, before the run: the signature window must outlast the run.
     tolerance = {"ADUAN_INGEST_QLUE_SIGNATURE_TOLERANCE_S": str(int(min(3_600, opts.soak_duration_s + 300)))}
-    with embedded_stack(opts.boundaries, extra_env=tolerance) as started:
+    workers = {"ingest-qlue": max(1, opts.intake_workers)}
+    with embedded_stack(opts.boundaries, workers, extra_env=tolerance) as started:
         stack = started.stack
         run_tag = tag("k")
         secret = stack.secrets()["ADUAN_INGEST_QLUE_WEBHOOK_SECRET"]
-        port = stack.services["ingest-qlue"].port
-        gen = Generator(http_child, [port], secret, opts.boundaries, run_tag, n, "open", rate, 256, 0).start()
+        ports = [s.port for s in stack.services.values() if s.spec.name == "ingest-qlue"]
+        gen = Generator(http_child, ports, secret, opts.boundaries, run_tag, n, "open", rate, 256, 0).start()
         t0 = start_time()
 
         async def watch() -> TopicReader:
