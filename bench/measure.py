@@ -134,7 +134,7 @@ class Sampler:
             }
         return out
 
-    def memory_trend(self, warm_fraction: float = 0.25) -> dict[str, dict[str, float]]:
+    def memory_trend(self, warm_fraction: float = 0.4) -> dict[str, dict[str, float]]:
         """Per process: resident memory at start, end and max (MiB) and its slope in MiB per minute once
         warm (least squares over the samples after the first ``warm_fraction`` of them: caches and
         buffers fill at the start of any run)."""
