@@ -2,7 +2,7 @@
 
 On one Tansu started alone, with the same raw Qlue events (same sizes, same CloudEvents headers):
 
-- produce only: N records onto a 3-partition topic (the raw topic's count) as fast as it takes them,
+- produce only: N records onto a topic with the raw topic's partition count as fast as it takes them,
   with the generator's tuned producer;
 - consume only: read them back (one consumer, every partition assigned);
 - passthrough: a bare aiokafka consume -> produce loop in a consumer group, in a process of its own:
@@ -26,12 +26,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from aduan_schemas.topics import RAW_TOPICS
 from bench.harness import broker
 from bench.load import Generator, producer, publish_child
 from bench.scenarios.common import Options, start_time, tag
 
 IN, OUT_BYTES, OUT_JSON = "bench.in", "bench.out.bytes", "bench.out.json"
-PARTITIONS = 3
+PARTITIONS = RAW_TOPICS["qlue"].partitions  # as many as the pipeline's raw topic
 
 
 def _codec() -> tuple[str, Callable[[bytes], bytes]]:
