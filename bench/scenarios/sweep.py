@@ -11,7 +11,8 @@ flagged (``breaches``), as the scanner would have left it. All are open (not clo
 At each level ``newly_due`` extra cases have a respond deadline that passed in the last minute and no
 breach yet: the work a sweep really finds. A sweep is ``Scanner.scan_once`` (the monitor's scanner:
 query due deadlines by index, emit breach events to a broker started alone, mark them) repeated until
-a pass finds nothing (no new pass starts after 300 s); ``idle_sweep`` is that last, empty pass. The
+a pass finds nothing (no new pass starts after 300 s), by a new scanner per level, so each sweep
+includes the open-case count the scanner publishes; ``idle_sweep`` is the last, empty pass. The
 target is a sweep that costs the same whatever the number of open cases (within 2x from 10 k to 1 M).
 Lookup: ``CaseStore.get`` (what ``GET /v1/cases/{id}`` runs) of 1,000 random existing ids, one after
 another.
@@ -115,7 +116,6 @@ async def _run(opts: Options, mongodb_url: str, bootstrap: str, topic: str) -> l
     try:
         store = CaseStore(client["aduan"])
         await store.ensure_indexes()
-        scanner = Scanner(store=store, producer=producer, registry=city.skpd, topic=topic, interval_s=60)
         filled = 0
         for level in sorted(opts.cases):
             now = datetime.now(UTC)
@@ -135,6 +135,9 @@ async def _run(opts: Options, mongodb_url: str, bootstrap: str, topic: str) -> l
                 await store.coll.insert_many(docs, ordered=False)
                 filled += n
             fill_s = time.monotonic() - t
+            # A new scanner per level, as after a restart: every sweep includes the open-case count
+            # the scanner publishes (a scanner may count less often than it sweeps).
+            scanner = Scanner(store=store, producer=producer, registry=city.skpd, topic=topic, interval_s=60)
             t = time.monotonic()
             due = passes = 0
             idle_s: float | None = None
