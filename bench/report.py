@@ -26,6 +26,8 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
+        if abs(v) < 10:
+            return f"{v:.3g}"
         return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
     if isinstance(v, int):
         return f"{v:,}"
