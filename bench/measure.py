@@ -40,14 +40,20 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def tree(root: int) -> list[int]:
-    """``root`` and its descendants."""
+def children_map() -> dict[int, list[int]]:
+    """Parent pid -> child pids, for every process."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             st = _stat(int(entry))
             if st is not None:
                 children.setdefault(st[0], []).append(int(entry))
+    return children
+
+
+def tree(root: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """``root`` and its descendants."""
+    children = children_map() if children is None else children
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -63,8 +69,8 @@ class Usage:
     hwm_kib: int
 
 
-def usage(root: int) -> Usage:
-    pids = tree(root)
+def usage(root: int, children: dict[int, list[int]] | None = None) -> Usage:
+    pids = tree(root, children)
     cpu = sum(st[1] for p in pids if (st := _stat(p)) is not None)
     rss = sum(_status_kib(p, "VmRSS") for p in pids)
     hwm = sum(_status_kib(p, "VmHWM") for p in pids)
@@ -110,8 +116,9 @@ class Sampler:
 
     def _sample(self) -> None:
         now = time.monotonic()
+        children = children_map()
         for name, pid in self._processes().items():
-            u = usage(pid)
+            u = usage(pid, children)
             s = self.series.setdefault(name, Series(t0_cpu=u.cpu_s))
             if u.rss_kib == 0:  # the process is gone: keep what it had
                 continue

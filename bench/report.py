@@ -132,6 +132,9 @@ def markdown(res: dict[str, Any]) -> str:
             ]
             for n in names
         ]
+        prow.append(
+            ["all of them"] + [f"{sum(v['cpu_pct'] for v in r['processes'].values()):.0f} / –" for r in sus]
+        )
         out.append(table(header, prow))
     intake = s.get("intake", [])
     if intake:
