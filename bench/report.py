@@ -55,10 +55,11 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         f"Machine: {res['host']['cpus']} CPUs, load average at start {res['host']['load_at_start']}; "
         f"boundaries: {res['host']['boundaries']}; git {res['host']['git']}. "
-        f"Runtime {res['runtime_s']['total']:.0f} s.",
+        f"Runtime {res['runtime_s'].get('total', 0):.0f} s "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in res['runtime_s'].items() if k != 'total')}).",
     ]
     limit = s.get("limit", {})
-    if limit:
+    if limit or s.get("bounds"):
         out += ["", "## The limit and the embedded servers alone", ""]
         rows = [
             [
@@ -81,10 +82,11 @@ def markdown(res: dict[str, Any]) -> str:
             ["SecantusDB find_one by _id (sequential)", b.get("secantus_find_by_id_per_s"), "reads/s"],
         ]
         out.append(table(["bound", "value", "unit"], [r for r in rows if r[1] is not None]))
-        out.append(
-            f"\nRecords of {limit.get('record_bytes')} bytes (the raw Qlue events), "
-            f"{limit.get('records'):,} each."
-        )
+        if limit:
+            out.append(
+                f"\nRecords of {limit.get('record_bytes')} bytes (the raw Qlue events), "
+                f"{limit.get('records'):,} each."
+            )
     lim = limit.get("passthrough_bytes_per_s")
     sus = s.get("sustained", [])
     if sus:
@@ -243,6 +245,14 @@ def markdown(res: dict[str, Any]) -> str:
             "\nTansu keeps every record in memory (memory:// storage) and SecantusDB caches the growing "
             "collections: their growth is the data. The target applies to the services."
         )
+    errors = res.get("errors", {})
+    if errors:
+        out += [
+            "",
+            "## Scenarios that failed",
+            "",
+            table(["scenario", "error"], [[k, v] for k, v in errors.items()]),
+        ]
     checks = targets(res)
     if checks:
         out += ["", "## Targets", "", table(["target", "measured", "met"], checks)]

@@ -16,6 +16,7 @@ import argparse
 import os
 import subprocess
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,20 +124,27 @@ def main() -> None:
         "runtime_s": {},
     }
     t_all = time.monotonic()
+    stamp = f"{started:%Y%m%dT%H%M%SZ}"
     for name in [s for s in SCENARIOS if s in chosen]:
         print(f"bench: {name} ...", flush=True)
         t = time.monotonic()
-        result = runs[name]()
-        if name == "sustained2":
-            res["scenarios"].setdefault("sustained", []).append(result)
-        elif name == "sustained":
-            res["scenarios"].setdefault("sustained", []).insert(0, result)
+        try:
+            result = runs[name]()
+        except Exception as e:  # one broken scenario must not cost the others' results
+            traceback.print_exc()
+            res.setdefault("errors", {})[name] = f"{type(e).__name__}: {e}"
         else:
-            res["scenarios"][name] = result
+            if name == "sustained2":
+                res["scenarios"].setdefault("sustained", []).append(result)
+            elif name == "sustained":
+                res["scenarios"].setdefault("sustained", []).insert(0, result)
+            else:
+                res["scenarios"][name] = result
         res["runtime_s"][name] = round(time.monotonic() - t, 1)
+        res["runtime_s"]["total"] = round(time.monotonic() - t_all, 1)
+        report.write(res, args.out, stamp)  # after each scenario: an interrupted run keeps what it measured
         print(f"bench: {name} done in {res['runtime_s'][name]:.0f} s", flush=True)
-    res["runtime_s"]["total"] = round(time.monotonic() - t_all, 1)
-    md, js = report.write(res, args.out, f"{started:%Y%m%dT%H%M%SZ}")
+    md, js = report.write(res, args.out, stamp)
     print()
     print(report.markdown(res))
     print(f"written: {md.relative_to(REPO) if md.is_relative_to(REPO) else md}, {js.name}")
