@@ -103,6 +103,18 @@ def metric_value(text: str, name: str) -> float | None:
     return None
 
 
+async def records_on(bootstrap: str, topic: str) -> int:
+    """How many records a topic holds (sum of its partitions' end offsets; topics here start at 0)."""
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await c.start()
+    try:
+        await c.topics()
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        return sum((await c.end_offsets(parts)).values()) if parts else 0
+    finally:
+        await c.stop()
+
+
 class CaseCounter:
     def __init__(self, mongodb_url: str, db: str, metrics_urls: list[str]) -> None:
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)

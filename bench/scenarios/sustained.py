@@ -16,7 +16,7 @@ from typing import Any
 from bench.harness import Started, embedded_stack
 from bench.load import Generator, publish_child
 from bench.measure import Sampler
-from bench.observe import CaseCounter, TopicReader
+from bench.observe import CaseCounter, TopicReader, records_on
 from bench.scenarios.common import Options, start_time, tag
 
 
@@ -37,6 +37,7 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
     finally:
         await reader.stop()
         await cases.close()
+    dead_letters = await records_on(stack.kafka_bootstrap, stack.topics.dlq)
     last_skpd = max(reader.seen.values()) if len(reader.seen) >= n else None
     now = time.time()
     return {
@@ -47,6 +48,7 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
         "cases_done_s": round(cases_at - t0, 2) if cases_at else None,
         "cases_per_s": _rate(n, t0, cases_at) or _rate(case_count, t0, now),
         "complete": last_skpd is not None and cases_at is not None,
+        "dead_letters": dead_letters,
     }
 
 
