@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -103,14 +104,43 @@ def metric_value(text: str, name: str) -> float | None:
     return None
 
 
-async def records_on(bootstrap: str, topic: str) -> int:
-    """How many records a topic holds (sum of its partitions' end offsets; topics here start at 0)."""
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+@dataclass
+class TopicSummary:
+    records: int = 0
+    keys: int = 0  # distinct keys (report ids): fewer than records means re-deliveries
+    last: float | None = None  # the latest record's Kafka timestamp, seconds
+
+
+async def summarise(bootstrap: str, topic: str, idle_polls: int = 2) -> TopicSummary:
+    """Read a whole topic after a run: how many records, how many distinct keys, when the last was
+    written (the moment a stage wrote its last output, at no cost while the run goes on). Reads until
+    ``idle_polls`` fetches in a row return nothing: Tansu's end offsets do not count records (measured:
+    2,006 reported for 3,000 records), so they cannot say where the end is."""
+    c = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, fetch_max_bytes=64 << 20
+    )
     await c.start()
+    out = TopicSummary()
+    keys: set[bytes | None] = set()
     try:
         await c.topics()
         parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
-        return sum((await c.end_offsets(parts)).values()) if parts else 0
+        if not parts:
+            return out
+        c.assign(parts)
+        await c.seek_to_beginning()
+        idle = 0
+        while idle < idle_polls:
+            batches = await c.getmany(timeout_ms=500, max_records=10_000)
+            idle = 0 if batches else idle + 1
+            for records in batches.values():
+                for r in records:
+                    out.records += 1
+                    keys.add(r.key)
+                    ts = r.timestamp / 1000
+                    out.last = ts if out.last is None else max(out.last, ts)
+        out.keys = len(keys)
+        return out
     finally:
         await c.stop()
 

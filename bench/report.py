@@ -121,6 +121,18 @@ def markdown(res: dict[str, Any]) -> str:
                 rows,
             )
         )
+        for r in sus:
+            st = r.get("stages", {})
+            parts = [
+                f"{k}: {v['reports']:,} reports in {v['records']:,} records, last at {_fmt(v['last_s'])} s"
+                for k, v in st.items()
+            ]
+            out.append(
+                f"\n{_workers(r['workers'])}: published in {_fmt(r['publish_s'])} s; "
+                + "; ".join(parts)
+                + f"; SKPD done at {_fmt(r['skpd_done_s'])} s; cases at {_fmt(r['cases_done_s'])} s "
+                "(seconds after the first publish)."
+            )
         names = sorted({p for r in sus for p in r["processes"]})
         out += ["", "### CPU (% of one core over the sustained window) and peak memory (VmHWM)", ""]
         header = ["process"] + [f"{_workers(r['workers'])}: CPU % / peak MiB" for r in sus]

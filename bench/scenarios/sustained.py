@@ -16,7 +16,7 @@ from typing import Any
 from bench.harness import Started, embedded_stack
 from bench.load import Generator, publish_child
 from bench.measure import Sampler
-from bench.observe import CaseCounter, TopicReader, records_on
+from bench.observe import CaseCounter, TopicReader, summarise
 from bench.scenarios.common import Options, start_time, tag
 
 
@@ -37,7 +37,16 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
     finally:
         await reader.stop()
         await cases.close()
-    dead_letters = await records_on(stack.kafka_bootstrap, stack.topics.dlq)
+    dead_letters = (await summarise(stack.kafka_bootstrap, stack.topics.dlq)).records
+    # Where the time went: when each stage wrote its last output, and whether it wrote any twice.
+    stages = {}
+    for name, topic in (("normalized", stack.topics.normalized), ("routed", stack.topics.routed)):
+        st = await summarise(stack.kafka_bootstrap, topic)
+        stages[name] = {
+            "records": st.records,
+            "reports": st.keys,
+            "last_s": round(st.last - t0, 2) if st.last else None,
+        }
     last_skpd = max(reader.seen.values()) if len(reader.seen) >= n else None
     now = time.time()
     return {
@@ -49,6 +58,7 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
         "cases_per_s": _rate(n, t0, cases_at) or _rate(case_count, t0, now),
         "complete": last_skpd is not None and cases_at is not None,
         "dead_letters": dead_letters,
+        "stages": stages,
     }
 
 
