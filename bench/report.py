@@ -242,7 +242,7 @@ def markdown(res: dict[str, Any]) -> str:
     if soak:
         out += [
             "",
-            f"## Memory over {soak['duration_s'] / 60:.0f} minutes at {soak['rate']:,}/s (HTTP, open loop)",
+            f"## Memory over {_span(soak['duration_s'])} at {soak['rate']:,}/s (HTTP, open loop)",
             "",
             f"Seen {soak['seen']:,} of {soak['reports']:,}; "
             f"latency p50 {_fmt(soak['p50_ms'])} ms, p99 {_fmt(soak['p99_ms'])} ms.",
@@ -323,13 +323,16 @@ def targets(res: dict[str, Any]) -> list[list[Any]]:
         worst = max(ours.items(), key=lambda kv: kv[1]["slope_mib_per_min"])
         rows.append(
             [
-                f"service memory flat over {soak['duration_s'] / 60:.0f} min "
-                f"(slope < {FLAT_MIB_PER_MIN} MiB/min)",
+                f"service memory flat over {_span(soak['duration_s'])} (slope < {FLAT_MIB_PER_MIN} MiB/min)",
                 f"steepest {worst[0]} {worst[1]['slope_mib_per_min']} MiB/min",
                 _met(worst[1]["slope_mib_per_min"] < FLAT_MIB_PER_MIN),
             ]
         )
     return rows
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
 
 
 def _met(ok: bool) -> str:
