@@ -111,7 +111,7 @@ class TopicSummary:
     last: float | None = None  # the latest record's Kafka timestamp, seconds
 
 
-async def summarise(bootstrap: str, topic: str, idle_polls: int = 2) -> TopicSummary:
+async def summarise(bootstrap: str, topic: str, idle_polls: int = 2, limit_s: float = 60) -> TopicSummary:
     """Read a whole topic after a run: how many records, how many distinct keys, when the last was
     written (the moment a stage wrote its last output, at no cost while the run goes on). Reads until
     ``idle_polls`` fetches in a row return nothing: Tansu's end offsets do not count records (measured:
@@ -129,8 +129,8 @@ async def summarise(bootstrap: str, topic: str, idle_polls: int = 2) -> TopicSum
             return out
         c.assign(parts)
         await c.seek_to_beginning()
-        idle = 0
-        while idle < idle_polls:
+        idle, give_up = 0, time.time() + limit_s
+        while idle < idle_polls and time.time() < give_up:
             batches = await c.getmany(timeout_ms=500, max_records=10_000)
             idle = 0 if batches else idle + 1
             for records in batches.values():

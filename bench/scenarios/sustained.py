@@ -37,18 +37,8 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
     finally:
         await reader.stop()
         await cases.close()
-    dead_letters = (await summarise(stack.kafka_bootstrap, stack.topics.dlq)).records
-    # Where the time went: when each stage wrote its last output, and whether it wrote any twice.
-    stages = {}
-    for name, topic in (("normalized", stack.topics.normalized), ("routed", stack.topics.routed)):
-        st = await summarise(stack.kafka_bootstrap, topic)
-        stages[name] = {
-            "records": st.records,
-            "reports": st.keys,
-            "last_s": round(st.last - t0, 2) if st.last else None,
-        }
-    last_skpd = max(reader.seen.values()) if len(reader.seen) >= n else None
     now = time.time()
+    last_skpd = max(reader.seen.values()) if len(reader.seen) >= n else None
     return {
         "skpd_seen": len(reader.seen),
         "skpd_done_s": round(last_skpd - t0, 2) if last_skpd else None,
@@ -57,7 +47,25 @@ async def _watch(started: Started, run: str, n: int, t0: float, deadline: float)
         "cases_done_s": round(cases_at - t0, 2) if cases_at else None,
         "cases_per_s": _rate(n, t0, cases_at) or _rate(case_count, t0, now),
         "complete": last_skpd is not None and cases_at is not None,
-        "dead_letters": dead_letters,
+    }
+
+
+async def _afterwards(started: Started, t0: float) -> dict[str, Any]:
+    """Read after the measured window: dead letters, and when each stage wrote its last output (and
+    whether it wrote any report twice), to see which stage held the others back."""
+    stack = started.stack
+    for svc in stack.services.values():  # measuring is over: freeze the topics (a slow run is still going)
+        svc.process.kill()
+    stages = {}
+    for name, topic in (("normalized", stack.topics.normalized), ("routed", stack.topics.routed)):
+        st = await summarise(stack.kafka_bootstrap, topic)
+        stages[name] = {
+            "records": st.records,
+            "reports": st.keys,
+            "last_s": round(st.last - t0, 2) if st.last else None,
+        }
+    return {
+        "dead_letters": (await summarise(stack.kafka_bootstrap, stack.topics.dlq)).records,
         "stages": stages,
     }
 
@@ -74,6 +82,7 @@ def run(opts: Options, workers: dict[str, int] | None = None) -> dict[str, Any]:
         with Sampler(started.processes, interval_s=1.0) as sampler:
             gen.go(t0)
             watched = asyncio.run(_watch(started, run_tag, n, t0, t0 + opts.sustained_timeout_s))
+        watched.update(asyncio.run(_afterwards(started, t0)))
         published = gen.result(timeout_s=60) or {}
         gen.stop()
     return {
