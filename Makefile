@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 # Kelurahan boundaries for GPS geocoding (configuration kept outside the project).
 BOUNDARIES ?= $(wildcard ../shared/data/jakarta-kelurahan.geojson)
 
-.PHONY: run test env tools lint typecheck check schemas lock bench eval clean
+.PHONY: run test env tools lint typecheck check schemas lock bench bench-soak bench-cases eval clean
 
 env: $(STAMP)
 
@@ -47,8 +47,18 @@ schemas: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/uv pip compile -q --python-version 3.11 --no-header requirements.in -o requirements.txt
 
+# Benchmark (bench/README.md): every scenario but the soak, under 20 minutes; BENCH_ARGS adds options,
+# e.g. make bench BENCH_ARGS="--only limit,sustained --reports 20000".
 bench: $(STAMP)
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench.run $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
+
+# Memory over a 10-minute run at 500 reports/s.
+bench-soak: $(STAMP)
+	$(BIN)/python -m bench.run --only soak $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
+
+# The SLA sweep and case lookup up to 1 M open cases (filling 1 M takes several minutes).
+bench-cases: $(STAMP)
+	$(BIN)/python -m bench.run --only sweep --cases-max 1000000 $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
 
 # Routing quality on the project's labelled reports (bench/eval/README.md).
 eval: $(STAMP)

@@ -1,7 +1,13 @@
 """The embedded stack: Tansu, SecantusDB and every service as child processes on loopback ports.
 
-Used by ``aduan stack up`` and by the end-to-end tests (which pass their own broker, database, topic
-prefix and free ports). Stopping the stack stops every process group it started: nothing is left behind.
+Used by ``aduan stack up``, the end-to-end tests (which pass their own broker, database, topic prefix and
+free ports) and the benchmark. Stopping the stack stops every process group it started: nothing is left
+behind.
+
+A service may run as several worker processes (``StackConfig.workers``, e.g. ``{"normalizer": 2}``): the
+first keeps the service's name and port, the others are named ``<service>-2``, ``<service>-3``... and
+listen on ports of their own (from ``service_ports`` under that name, else a free port). Workers of a
+consuming service share its consumer group, so they split the partitions.
 """
 
 from __future__ import annotations
@@ -49,6 +55,23 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 60
     consumer_env: dict[str, str] = field(default_factory=lambda: dict(DEV_KAFKA_ENV))
+    workers: dict[str, int] = field(default_factory=dict)  # service name -> processes (default 1)
+
+
+def parse_workers(text: str) -> dict[str, int]:
+    """``"normalizer=2,router=2"`` -> ``{"normalizer": 2, "router": 2}``. Raises ``ValueError``."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"expected <service>=<processes ≥ 1>, got {part!r}")
+        out[name.strip()] = int(count)
+    return out
+
+
+def instance_name(service: str, index: int) -> str:
+    """The name of a service's ``index``-th worker process (1-based): the first keeps the service's."""
+    return service if index == 1 else f"{service}-{index}"
 
 
 @dataclass
@@ -57,6 +80,10 @@ class RunningService:
     port: int
     process: ManagedProcess
     restarts: int = 0
+    name: str = ""  # the worker's name (``instance_name``); empty means the service's own
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.spec.name
 
     @property
     def url(self) -> str:
@@ -86,11 +113,34 @@ class Stack:
     def topics(self) -> TopicNames:
         return TopicNames(self.config.topic_prefix)
 
-    def port_of(self, spec: ServiceSpec) -> int:
-        return self.config.service_ports.get(spec.name, spec.default_port)
+    def port_of(self, spec: ServiceSpec, instance: str | None = None) -> int:
+        """The port of a worker: configured under its name, else the service's default (first worker)
+        or a free port (the others)."""
+        name = instance or spec.name
+        if name in self.config.service_ports:
+            return self.config.service_ports[name]
+        if name == spec.name:
+            return spec.default_port
+        port = embedded.free_port()
+        self.config.service_ports[name] = port  # keep it across restarts
+        return port
+
+    def instances(self) -> list[tuple[ServiceSpec, str]]:
+        """Every worker process to run, in start order: (its service, its name)."""
+        known = {s.name for s in self.specs}
+        unknown = sorted(set(self.config.workers) - known)
+        if unknown:
+            raise StartError(
+                f"unknown service in workers: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        return [
+            (spec, instance_name(spec.name, i))
+            for spec in self.specs
+            for i in range(1, self.config.workers.get(spec.name, 1) + 1)
+        ]
 
     def check_ports(self) -> None:
-        wanted = [(s.name, self.port_of(s)) for s in self.specs]
+        wanted = [(name, self.port_of(s, name)) for s, name in self.instances()]
         if self.config.kafka_bootstrap is None:
             wanted.append(("kafka", self.config.kafka_port))
         if self.config.mongodb_url is None:
@@ -112,8 +162,8 @@ class Stack:
             self._start_servers()
             codes = [u.code for u in city.skpd.units]
             asyncio.run(ensure_topics(self.kafka_bootstrap, self.topics.all_topics(codes)))
-            for spec in self.specs:
-                self._start_service(spec)
+            for spec, name in self.instances():
+                self._start_service(spec, name)
             self.wait_ready(list(self.services))
         except BaseException:
             self.stop()
@@ -164,7 +214,7 @@ class Stack:
             path.chmod(0o600)
         return {n: os.environ.get(n, stored[n]) for n in names}
 
-    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+    def service_env(self, spec: ServiceSpec, instance: str | None = None) -> dict[str, str]:
         env = {
             **self.config.consumer_env,
             "ADUAN_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
@@ -172,7 +222,7 @@ class Stack:
             "ADUAN_MONGODB_DB": self.config.mongodb_db,
             "ADUAN_TOPIC_PREFIX": self.config.topic_prefix,
             "ADUAN_CITY_DIR": str(self.config.city_dir.resolve()),
-            spec.env_name("port"): str(self.port_of(spec)),
+            spec.env_name("port"): str(self.port_of(spec, instance)),
             spec.env_name("host"): "127.0.0.1",
             **self.secrets(),
         }
@@ -181,18 +231,21 @@ class Stack:
         env.update(self.config.extra_env)
         return env
 
-    def _start_service(self, spec: ServiceSpec) -> RunningService:
-        port = self.port_of(spec)
+    def _start_service(self, spec: ServiceSpec, instance: str | None = None) -> RunningService:
+        name = instance or spec.name
+        port = self.port_of(spec, name)
         proc = ManagedProcess(
-            spec.name,
+            name,
             [sys.executable, "-m", spec.module],
             port,
-            env=self.service_env(spec),
-            log=self._log(spec.name),
+            env=self.service_env(spec, name),
+            log=self._log(name),
         ).start()
-        previous = self.services.get(spec.name)
-        running = RunningService(spec, port, proc, restarts=previous.restarts + 1 if previous else 0)
-        self.services[spec.name] = running
+        previous = self.services.get(name)
+        running = RunningService(
+            spec, port, proc, restarts=previous.restarts + 1 if previous else 0, name=name
+        )
+        self.services[name] = running
         return running
 
     def wait_ready(self, names: list[str]) -> None:
@@ -225,7 +278,7 @@ class Stack:
     def restart(self, name: str, wait: bool = True) -> None:
         svc = self.services[name]
         svc.process.stop()
-        self._start_service(svc.spec)
+        self._start_service(svc.spec, svc.name)
         if wait:
             self.wait_ready([name])
 
@@ -255,8 +308,8 @@ class Stack:
             ("mongodb", self.mongodb_url, "SecantusDB" if self.config.mongodb_url is None else "external")
         )
         for name, svc in self.services.items():
-            note = "POST /v1/reports" if name.startswith("ingest-") else ""
-            if name == "sla-monitor":
+            note = "POST /v1/reports" if svc.spec.name.startswith("ingest-") else ""
+            if svc.spec.name == "sla-monitor":
                 note = "GET /v1/cases/{report_id}"
             rows.append((name, svc.url, note))
         width = [max(len(r[i]) for r in rows) for i in range(3)]
