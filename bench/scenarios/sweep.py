@@ -11,8 +11,9 @@ flagged (``breaches``), as the scanner would have left it. All are open (not clo
 At each level ``newly_due`` extra cases have a respond deadline that passed in the last minute and no
 breach yet: the work a sweep really finds. A sweep is ``Scanner.scan_once`` (the monitor's scanner:
 query due deadlines by index, emit breach events to a broker started alone, mark them) repeated until
-a pass finds nothing (no new pass starts after 300 s), by a new scanner per level, so each sweep
-includes the open-case count the scanner publishes; ``idle_sweep`` is the last, empty pass. The
+a pass finds nothing (no new pass starts after 300 s), by a new scanner per level; ``idle_sweep`` is
+the last, empty pass. The open-case count (the ``aduan_cases_open`` gauge, refreshed by the monitor in
+its own loop, not part of a sweep) is timed alone as ``count_open_s``. The
 target is a sweep that costs the same whatever the number of open cases (within 2x from 10 k to 1 M).
 Lookup: ``CaseStore.get`` (what ``GET /v1/cases/{id}`` runs) of 1,000 random existing ids, one after
 another.
@@ -135,8 +136,7 @@ async def _run(opts: Options, mongodb_url: str, bootstrap: str, topic: str) -> l
                 await store.coll.insert_many(docs, ordered=False)
                 filled += n
             fill_s = time.monotonic() - t
-            # A new scanner per level, as after a restart: every sweep includes the open-case count
-            # the scanner publishes (a scanner may count less often than it sweeps).
+            # A new scanner per level, as after a restart.
             scanner = Scanner(store=store, producer=producer, registry=city.skpd, topic=topic, interval_s=60)
             t = time.monotonic()
             due = passes = 0

@@ -13,8 +13,7 @@ consumers drop the duplicate.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +42,6 @@ class Scanner:
     batch: int = 500
     clock: Callable[[], datetime] = _now
     count_interval_s: float = 60.0
-    _counted_at: float | None = None
 
     async def scan_once(self) -> int:
         """One pass over every due case, page by page; returns the number of breach events emitted."""
@@ -58,7 +56,6 @@ class Scanner:
                     after = (docs[-1][clock.deadline], docs[-1]["_id"])
                 if len(docs) < self.batch:
                     break
-        await self._count_open()
         return emitted
 
     async def _flag(self, docs: list[dict[str, Any]], kind: BreachKind, now: datetime) -> int:
@@ -91,20 +88,25 @@ class Scanner:
             log.info("breaches already recorded elsewhere", duplicates=len(acked) - new)
         return len(planned)
 
-    async def _count_open(self) -> None:
-        """``CASES_OPEN`` from an index-backed count, at most every ``count_interval_s``: a count touches
-        every open case, too much for every scan of a large store."""
-        t = time.monotonic()
-        if self._counted_at is None or t - self._counted_at >= self.count_interval_s:
-            self._counted_at = t
-            metrics.CASES_OPEN.set(await self.store.count_open())
+    async def count_open(self) -> None:
+        """Refresh ``CASES_OPEN``. A count touches every open case, so it runs in its own loop every
+        ``count_interval_s`` and never delays a deadline scan."""
+        metrics.CASES_OPEN.set(await self.store.count_open())
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.scan_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # a broker or database hiccup: try again next interval
-                log.warning("deadline scan failed", error=repr(e))
-            await asyncio.sleep(self.interval_s)
+        counter = asyncio.create_task(_every(self.count_interval_s, self.count_open, "open-case count"))
+        try:
+            await _every(self.interval_s, self.scan_once, "deadline scan")
+        finally:
+            counter.cancel()
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[Any]], what: str) -> None:
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a broker or database hiccup: try again next interval
+            log.warning(f"{what} failed", error=repr(e))
+        await asyncio.sleep(interval_s)
