@@ -143,6 +143,7 @@ def test_stack_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path, bo
             assert part in text
         assert "GPS geocoding on" in text
         assert (tmp_path / "secrets.env").stat().st_mode & 0o077 == 0
+        assert "ADUAN_ROUTER_OPERATOR_TOKEN=" in (tmp_path / "secrets.env").read_text()  # operator API on
         assert (tmp_path / "mongodb").is_dir()
         ports = [kafka, mongo, 8101, 8102, 8103, 8111, 8112, 8113, 8114]
         assert all(port_open(p) for p in ports)

@@ -30,12 +30,13 @@ class ServiceSpec:
     def env_name(self, field: str) -> str:
         return f"{self.env_prefix}{field}".upper()
 
-    def required_secrets(self) -> list[str]:
-        """Env names of secret settings that have no default (the stack generates dev values)."""
+    def generated_secrets(self) -> list[str]:
+        """Env names of the secret settings the stack generates dev values for: every secret, required or
+        optional (an optional one, such as the router's operator token, turns an API on)."""
         return [
             self.env_name(name)
             for name, f in self.settings.model_fields.items()
-            if f.annotation is SecretStr and f.is_required()
+            if f.annotation in (SecretStr, SecretStr | None)
         ]
 
 

@@ -200,7 +200,7 @@ class Stack:
                 if "=" in line and not line.startswith("#"):
                     k, v = line.split("=", 1)
                     stored[k.strip()] = v.strip()
-        names = sorted({n for s in self.specs for n in s.required_secrets()})
+        names = sorted({n for s in self.specs for n in s.generated_secrets()})
         changed = False
         for n in names:
             if n not in stored:
