@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from aduan_kit.compiled import CompiledPer
 from aduan_normalizer.classify import Classifier
 from aduan_normalizer.geocode import DEFAULT_SNAP_M, NO_MATCH, Geocoder
 from aduan_normalizer.pseudonym import pseudonymise
@@ -26,7 +27,7 @@ _CONTROL = {c: " " for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
 _INVISIBLE = {c: None for c in (0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF)}
 _CLEAN_TABLE: dict[int, str | None] = {**_CONTROL, **_INVISIBLE}
 
-_classifiers: dict[int, tuple[Taxonomy, Classifier]] = {}
+_classifiers: CompiledPer[Taxonomy, Classifier] = CompiledPer(Classifier)
 _REPLACED = frozenset({"reporter", "raw", "text", "address_text"})  # normalize sets these itself
 
 
@@ -41,13 +42,7 @@ def classifier_for(taxonomy: Taxonomy | Classifier) -> Classifier:
     """The compiled classifier of a taxonomy (compiled once per taxonomy object)."""
     if isinstance(taxonomy, Classifier):
         return taxonomy
-    cached = _classifiers.get(id(taxonomy))
-    if cached is None or cached[0] is not taxonomy:
-        if len(_classifiers) > 16:
-            _classifiers.clear()
-        cached = (taxonomy, Classifier(taxonomy))
-        _classifiers[id(taxonomy)] = cached
-    return cached[1]
+    return _classifiers(taxonomy)
 
 
 def normalize(

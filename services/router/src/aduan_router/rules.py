@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from aduan_kit.compiled import CompiledPer
 from aduan_schemas.city import (
     KECAMATAN_TARGET,
     KELURAHAN_TARGET,
@@ -220,18 +221,8 @@ def _kota_unit(report: NormalizedReport, city: CityConfig) -> SkpdUnit | None:
     return unit
 
 
-_routers: dict[int, tuple[CityConfig, Router]] = {}
-
-
-def router_for(city: CityConfig) -> Router:
-    """The compiled router of a city configuration (compiled once per configuration object)."""
-    cached = _routers.get(id(city))
-    if cached is None or cached[0] is not city:
-        if len(_routers) > 16:
-            _routers.clear()
-        cached = (city, Router(city))
-        _routers[id(city)] = cached
-    return cached[1]
+# The compiled router of a city configuration (compiled once per configuration object).
+router_for: CompiledPer[CityConfig, Router] = CompiledPer(Router)
 
 
 def pick_unit(report: NormalizedReport, city: CityConfig) -> tuple[SkpdUnit, Routing]:
