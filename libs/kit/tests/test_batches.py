@@ -19,10 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aduan_kit.kafka import (
     BatchResult,
     Emit,
-    EventProducer,
     PermanentError,
     Received,
-    StreamWorker,
     Subscription,
     TransientError,
     parser_for,
@@ -31,6 +29,7 @@ from aduan_kit.kafka import (
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, read_topic
 from aduan_kit.testing.samples import normalized
+from aduan_kit.testing.worker import run_worker
 from aduan_schemas.events import DeadLetter, NormalizedReport
 
 Batch = list[tuple[NormalizedReport, Received]]
@@ -58,19 +57,8 @@ async def run_batch_worker(
     handler: Callable[[Batch], Awaitable[BatchResult]],
     until: Callable[[], Awaitable[Any]],
 ) -> None:
-    producer = EventProducer(common, source="/aduan/test")
-    await producer.start()
     sub = Subscription(common.topics.normalized, parser_for(NormalizedReport), handle_batch=handler)
-    worker = StreamWorker(
-        common, f"{common.topic_prefix}worker", "test", [sub], producer, retry_backoff_s=0.05
-    )
-    task = asyncio.create_task(worker.run())
-    try:
-        await until()
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 15)
-        await producer.stop()
+    await run_worker(common, sub, until)
 
 
 async def publish(common: CommonSettings, *values: bytes) -> None:

@@ -1,14 +1,11 @@
 """The consume -> handle -> produce -> commit loop against the real broker: retries, dead letters, commits."""
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from aduan_kit.kafka import (
     Emit,
-    EventProducer,
     Received,
-    StreamWorker,
     Subscription,
     TransientError,
     parser_for,
@@ -16,23 +13,14 @@ from aduan_kit.kafka import (
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.kafka import create_all_topics, find_events, publish_bytes
 from aduan_kit.testing.samples import normalized
+from aduan_kit.testing.worker import run_worker as run_subscription
 from aduan_schemas.events import DeadLetter, NormalizedReport
 
 
 async def run_worker(common: CommonSettings, handler: Any, until: Any) -> None:
-    producer = EventProducer(common, source="/aduan/test")
-    await producer.start()
-    sub = Subscription(common.topics.normalized, parser_for(NormalizedReport), handler)
-    worker = StreamWorker(
-        common, f"{common.topic_prefix}worker", "test", [sub], producer, retry_backoff_s=0.05
+    await run_subscription(
+        common, Subscription(common.topics.normalized, parser_for(NormalizedReport), handler), until
     )
-    task = asyncio.create_task(worker.run())
-    try:
-        await until()
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 15)
-        await producer.stop()
 
 
 async def publish(common: CommonSettings, *reports: NormalizedReport) -> None:
