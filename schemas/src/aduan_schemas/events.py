@@ -85,6 +85,10 @@ class RawReport(Event):
     reporter: Reporter | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     raw: dict[str, Any] | None = Field(default=None, description="The original channel payload")
+    follow_up_of: ReportId | None = Field(
+        default=None,
+        description="The report this message follows up (e.g. a citizen's reply to one of our notifications)",
+    )
 
     def event_id(self) -> str:
         return f"raw:{self.channel}:{self.channel_message_id}"
