@@ -155,6 +155,10 @@ class SkpdRegistry(Strict):
 class Category(Strict):
     code: str
     name: str = Field(description="Name in Bahasa Indonesia")
+    description: str | None = Field(
+        default=None, description="One sentence in Bahasa Indonesia for the public (Open311 services)"
+    )
+    group: str | None = Field(default=None, description="Group of categories for the public (Open311)")
     hints: list[str] = Field(default_factory=list, description="Channel labels that mean this category")
     hints_by_channel: dict[str, list[str]] = Field(
         default_factory=dict, description="Labels that mean this category on one channel only"

@@ -1,4 +1,6 @@
-from pydantic import Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aduan_kit.settings import ServiceSettings
@@ -17,3 +19,15 @@ class SlaMonitorSettings(ServiceSettings):
     )
     scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
     history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")
+    public_timezone: str = Field(
+        default="Asia/Jakarta", description="IANA time zone of the dates the public API and status page show"
+    )
+
+    @field_validator("public_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}") from e
+        return v

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
@@ -17,6 +18,7 @@ from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import InvalidStatus, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
+from aduan_sla_monitor.public_api import public_api
 from aduan_sla_monitor.scanner import Scanner
 from aduan_sla_monitor.store import CaseStore
 
@@ -103,7 +105,8 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             tasks=tasks,
         )
 
-    app = build_service(NAME, settings.common, setup, uses_mongo=True, routers=[api()])
+    public = public_api(city, ZoneInfo(settings.public_timezone))
+    app = build_service(NAME, settings.common, setup, uses_mongo=True, routers=[api(), public])
     return app
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -26,6 +26,9 @@ from aduan_kit.mongo import DUPLICATE_KEY
 from aduan_schemas.events import RoutedReport
 from aduan_sla_monitor.cases import ROUTED, StatusChange, case_fields
 from aduan_sla_monitor.deadlines import RESOLVE, RESPOND, BreachKind
+from aduan_sla_monitor.open311 import RequestQuery as PublicQuery
+from aduan_sla_monitor.public_case import CLOSED
+from aduan_sla_monitor.public_case import FIELDS as PUBLIC_FIELDS
 
 COLLECTION = "cases"
 # What the scanner needs of a case.
@@ -38,6 +41,8 @@ CLOCK_FIELDS = {
     "closed_at": 1,
     "breaches": 1,
 }
+# What the public views may read of a case (nothing else is fetched for them).
+PUBLIC_PROJECTION = dict.fromkeys(PUBLIC_FIELDS, 1)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class CaseStore:
         # already flagged cases the store holds. ``closed_at`` first also serves the open-cases count.
         for clock in CLOCKS:
             await self.coll.create_index(clock.index)
+        await self.ensure_public_indexes()
 
     async def apply_routed(self, report: RoutedReport, now: datetime) -> bool:
         """Upsert the case from its routed report. Returns True when the case is new."""
@@ -259,6 +265,38 @@ class CaseStore:
 
     async def get(self, report_id: str) -> dict[str, Any] | None:
         return await self.coll.find_one({"_id": report_id})
+
+    # --- Public reads (Open311 API, citizen status page): only the public fields leave the database ---
+
+    async def ensure_public_indexes(self) -> None:
+        # Newest first within a date window, optionally per category or per status: each query is one
+        # bounded index range (the window) read in order, stopped after skip + limit matches.
+        for prefix in ((), ("category",), ("status",)):
+            await self.coll.create_index(
+                [*((k, ASCENDING) for k in prefix), ("received_at", DESCENDING), ("_id", DESCENDING)]
+            )
+
+    async def public_get(self, report_id: str) -> dict[str, Any] | None:
+        """One case by id, projected on the public fields."""
+        return await self.coll.find_one({"_id": report_id}, PUBLIC_PROJECTION)
+
+    async def public_find(self, q: PublicQuery) -> list[dict[str, Any]]:
+        """Cases received in ``[q.start, q.end]``, newest first, filtered and paged; public fields only.
+        Every value is typed (strings compared for equality, dates, a bool), never a client's document."""
+        filt: dict[str, Any] = {"received_at": {"$gte": q.start, "$lte": q.end}}
+        if q.ids is not None:
+            filt["_id"] = {"$in": [str(i) for i in q.ids]}
+        if q.service_code is not None:
+            filt["category"] = str(q.service_code)
+        if q.closed is not None:
+            filt["status"] = {"$in" if q.closed else "$nin": sorted(CLOSED)}
+        cursor = (
+            self.coll.find(filt, PUBLIC_PROJECTION)
+            .sort([("received_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(q.skip)
+            .limit(q.page_size)
+        )
+        return [doc async for doc in cursor]
 
 
 def _only_duplicates(e: BulkWriteError) -> bool:
