@@ -3,7 +3,7 @@ ordinary complaint text (dates, amounts, RT/RW, area codes, times) is left as it
 
 Breaking it on purpose showed: with the WhatsApp link pattern removed, ``wa.me/62…`` became
 ``wa.me/[TELEPON]`` (the link test fails); with ``MIN_PHONE_DIGITS`` raised to 12 the landline cases
-fail; with the handle step removed every ``[AKUN]`` case fails; with ``_EMAIL_WORDS`` removed the
+fail; with the handle step removed the @handle cases fail; with ``_EMAIL_WORDS`` removed the
 "at … dot" disguise fails; with the run bound ``{1,20}`` removed the 10,000-character timing test
 takes over a second and fails.
 """
@@ -99,7 +99,9 @@ def test_handles_and_profile_links_are_masked(text: str, expected: str) -> None:
 
 def test_official_accounts_may_be_kept() -> None:
     text = "@DKIJakarta @dkijakarta tolong, kata @budi_s"
-    assert mask_contacts(text, keep_handles=["@DKIJakarta"]) == f"@DKIJakarta @dkijakarta tolong, kata {HANDLE}"
+    assert (
+        mask_contacts(text, keep_handles=["@DKIJakarta"]) == f"@DKIJakarta @dkijakarta tolong, kata {HANDLE}"
+    )
     assert mask_contacts(text) == f"{HANDLE} {HANDLE} tolong, kata {HANDLE}"
 
 

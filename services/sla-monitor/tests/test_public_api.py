@@ -57,7 +57,9 @@ async def public(common: CommonSettings, city: CityConfig) -> AsyncIterator[Publ
     app.state.cases = store
     app.include_router(public_api(city, WIB))
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://service"
+        ) as client:
             yield Public(store, client, city)
     finally:
         await mongo.close()
@@ -76,7 +78,15 @@ async def test_services_are_our_categories_in_bahasa(public: Public, city: CityC
     assert sampah["service_name"] == "Sampah" and sampah["metadata"] is False and sampah["type"] == "realtime"
     assert "kebersihan" in sampah["keywords"] and sampah["description"]
     assert services["pkl"]["service_name"] == "Pedagang Kaki Lima"
-    assert set(sampah) == {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
+    assert set(sampah) == {
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    }
 
 
 async def test_one_request_has_every_open311_field(public: Public, make_routed: MakeRouted) -> None:
@@ -94,7 +104,9 @@ async def test_one_request_has_every_open311_field(public: Public, make_routed: 
             ],
         )
     )
-    await public.status(report.report_id, ReportStatus.IN_PROGRESS, NOW - timedelta(hours=1), note="Petugas menuju lokasi")
+    await public.status(
+        report.report_id, ReportStatus.IN_PROGRESS, NOW - timedelta(hours=1), note="Petugas menuju lokasi"
+    )
     r = await public.get(f"{API}/requests/{report.report_id}.json")
     assert r.status_code == 200
     (req,) = r.json()
@@ -115,7 +127,10 @@ async def test_one_request_has_every_open311_field(public: Public, make_routed: 
 async def test_closed_when_resolved_or_rejected(public: Public, make_routed: MakeRouted) -> None:
     done = await public.routed(make_routed("dlh", received_at=NOW - timedelta(days=2)))
     await public.status(
-        done.report_id, ReportStatus.RESOLVED, NOW - timedelta(days=1), evidence=["https://foto.example.org/a.jpg"]
+        done.report_id,
+        ReportStatus.RESOLVED,
+        NOW - timedelta(days=1),
+        evidence=["https://foto.example.org/a.jpg"],
     )
     (req,) = (await public.get(f"{API}/requests/{done.report_id}.json")).json()
     assert req["status"] == "closed" and req["status_notes"] == "Selesai"
@@ -135,7 +150,9 @@ async def test_requests_filters(public: Public, make_routed: MakeRouted) -> None
     sampah = await public.routed(make_routed("dlh", received_at=NOW - timedelta(days=3)))
     jalan = await public.routed(make_routed("dbm", received_at=NOW - timedelta(days=2), category="jalan"))
     closed = await public.routed(make_routed("dlh", received_at=NOW - timedelta(days=1)))
-    await public.status(closed.report_id, ReportStatus.RESOLVED, NOW, evidence=["https://foto.example.org/b.jpg"])
+    await public.status(
+        closed.report_id, ReportStatus.RESOLVED, NOW, evidence=["https://foto.example.org/b.jpg"]
+    )
 
     async def ids(**params: Any) -> list[str]:
         r = await public.get(f"{API}/requests.json", **params)
@@ -162,7 +179,9 @@ async def test_requests_filters(public: Public, make_routed: MakeRouted) -> None
 
 async def test_paging_is_bounded_and_stable(public: Public, make_routed: MakeRouted) -> None:
     """page_size above 200 is refused, not clamped. Fails if ``MAX_PAGE_SIZE`` is not enforced."""
-    made = [await public.routed(make_routed("dlh", received_at=NOW - timedelta(hours=i + 1))) for i in range(5)]
+    made = [
+        await public.routed(make_routed("dlh", received_at=NOW - timedelta(hours=i + 1))) for i in range(5)
+    ]
     expected = [r.report_id for r in made]  # newest first
 
     async def page(n: int, size: int) -> list[str]:
@@ -249,7 +268,9 @@ async def test_status_page_in_bahasa(public: Public, make_routed: MakeRouted) ->
     )
     rid = report.report_id
     await public.status(rid, ReportStatus.RECEIVED, report.received_at + timedelta(hours=8))  # 2 h late
-    await public.status(rid, ReportStatus.REASSIGNED, report.received_at + timedelta(hours=9), reassign_to="dlh")
+    await public.status(
+        rid, ReportStatus.REASSIGNED, report.received_at + timedelta(hours=9), reassign_to="dlh"
+    )
     await public.status(
         rid,
         ReportStatus.IN_PROGRESS,
@@ -271,7 +292,9 @@ async def test_status_page_in_bahasa(public: Public, make_routed: MakeRouted) ->
     assert "Truk dijadwalkan" in html
     assert 'href="https://foto.example.org/sebelum.jpg"' in html and "javascript:" not in html
     history = html[html.index("<h2>Riwayat</h2>") :]
-    assert history.index("Diterima oleh unit") < history.index("Dialihkan") < history.index("Truk dijadwalkan")
+    assert (
+        history.index("Diterima oleh unit") < history.index("Dialihkan") < history.index("Truk dijadwalkan")
+    )
 
     on_time = await public.routed(make_routed("dlh", received_at=NOW - timedelta(hours=1)))
     html = (await public.client.get(f"/laporan/{on_time.report_id}")).text
@@ -286,7 +309,9 @@ async def test_status_page_of_an_unknown_report_is_404_in_bahasa(public: Public)
         assert "<b>" not in r.text and "<script" not in r.text
 
 
-async def test_reports_without_an_area_or_location_still_show(public: Public, make_routed: MakeRouted) -> None:
+async def test_reports_without_an_area_or_location_still_show(
+    public: Public, make_routed: MakeRouted
+) -> None:
     report = await public.routed(make_routed("pemprov", area=None, location=None, attachments=[]))
     (req,) = (await public.get(f"{API}/requests/{report.report_id}.json")).json()
     assert req["address"] is None and req["lat"] is None and req["media_url"] is None

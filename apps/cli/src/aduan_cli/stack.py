@@ -310,7 +310,7 @@ class Stack:
         for name, svc in self.services.items():
             note = "POST /v1/reports" if svc.spec.name.startswith("ingest-") else ""
             if svc.spec.name == "sla-monitor":
-                note = "GET /v1/cases/{report_id}"
+                note = "GET /v1/cases/{report_id}, /open311/v2/*.json, /laporan/{report_id}"
             rows.append((name, svc.url, note))
         width = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)).rstrip() for r in rows]

@@ -51,7 +51,10 @@ _PROFILE_LINK = re.compile(
 _LOCAL = r"(?<![\w.+\-])[\w.+\-]*\w"
 _LABEL = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
 _AT = r"(?:\s{0,3}@\s{0,3}|\s{0,3}[\[({<]\s{0,3}(?:at|et)\s{0,3}[\])}>]\s{0,3})"
-_DOT = r"(?:\s{0,3}\.\s{0,3}|\s{0,3}[\[({<]\s{0,3}(?:dot|titik)\s{0,3}[\])}>]\s{0,3}|\s{1,3}(?:dot|titik)\s{1,3})"
+_DOT = (
+    r"(?:\s{0,3}\.\s{0,3}|\s{0,3}[\[({<]\s{0,3}(?:dot|titik)\s{0,3}[\])}>]\s{0,3}"
+    r"|\s{1,3}(?:dot|titik)\s{1,3})"
+)
 _EMAIL = re.compile(rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}[a-z]{{2,12}}\b", re.IGNORECASE)
 # The bare word "at" ("nama at gmail dot com") only before a usual mail domain ending, so a sentence
 # such as "kumpul at halte.Tolong" is left alone.
@@ -63,7 +66,8 @@ _EMAIL_WORDS = re.compile(
 # (or by spaces), an area code possibly in parentheses; at most 20 digits, so a run stays short.
 _SEP = r"[ \t]{0,3}[.\-]?[ \t]{0,3}"
 _PHONE_RUN = re.compile(
-    rf"(?<![\w+])(?:\+[ \t]{{0,3}}62(?:{_SEP}\(0\))?|\(0(?=\d{{1,4}}\))|62(?={_SEP}\(?8)|0(?=[1-9]))(?:{_SEP}\)?\(?{_SEP}\d){{1,20}}(?!\w)"
+    rf"(?<![\w+])(?:\+[ \t]{{0,3}}62(?:{_SEP}\(0\))?|\(0(?=\d{{1,4}}\))|62(?={_SEP}\(?8)|0(?=[1-9]))"
+    rf"(?:{_SEP}\)?\(?{_SEP}\d){{1,20}}(?!\w)"
 )
 _GROUP = re.compile(r"\d+")
 _HANDLE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?![\w@])")

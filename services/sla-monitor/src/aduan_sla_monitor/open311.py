@@ -31,7 +31,9 @@ MAX_QUERY_BYTES = 4_096
 MAX_VALUE = 2_048
 # Parameters Open311 clients send that we accept and ignore (one jurisdiction; reads need no key).
 IGNORED = frozenset({"jurisdiction_id", "api_key"})
-KNOWN = frozenset({"service_request_id", "service_code", "status", "start_date", "end_date", "page", "page_size"})
+KNOWN = frozenset(
+    {"service_request_id", "service_code", "status", "start_date", "end_date", "page", "page_size"}
+)
 ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}")
 CODE_SHAPE = re.compile(r"[a-z0-9][a-z0-9_\-]{0,99}")
 

@@ -120,7 +120,8 @@ def _links(title: str, urls: tuple[str, ...]) -> str:
     if not urls:
         return ""
     items = "".join(
-        f'<li><a href="{_e(u)}" rel="noopener noreferrer nofollow">Foto {i}</a></li>' for i, u in enumerate(urls, 1)
+        f'<li><a href="{_e(u)}" rel="noopener noreferrer nofollow">Foto {i}</a></li>'
+        for i, u in enumerate(urls, 1)
     )
     return f"<h2>{title}</h2><ul>{items}</ul>"
 
