@@ -2,6 +2,13 @@
 
 Cases are written by the case store's own write paths (routed report, status updates); the public
 router is served on its own (no broker needed) exactly as ``main.build`` mounts it.
+
+Breaking it on purpose showed (each test's docstring names its guarantee): without ``escape`` in
+``status_page._e`` both page tests fail; without the http(s) check in ``public_case.public_links`` the
+field test and the page test fail; without rounding the field test fails; with unknown parameters
+ignored the operator test fails; with ``page_size`` unbounded the paging test fails; without the date
+window in ``CaseStore.public_find`` the filter test fails; with lateness judged only for unanswered
+deadlines (not from the timestamps) the page test fails.
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +29,7 @@ from aduan_schemas.events import Attachment, GeoPoint, ReportStatus, RoutedRepor
 from aduan_sla_monitor import open311
 from aduan_sla_monitor.cases import status_change
 from aduan_sla_monitor.public_api import public_api
+from aduan_sla_monitor.status_page import when
 from aduan_sla_monitor.store import CaseStore
 
 MakeRouted = Callable[..., RoutedReport]
@@ -288,7 +296,10 @@ async def test_status_page_in_bahasa(public: Public, make_routed: MakeRouted) ->
     assert "Dialihkan ke unit lain ke Dinas Lingkungan Hidup" in html
     respond_by = report.sla.respond_by.astimezone(WIB)
     assert f"{respond_by:%H.%M} WIB" in html
-    assert "terlambat" in html and "belum diselesaikan" in html  # resolve deadline passed unanswered
+    # Answered 2 h after the respond deadline (judged from timestamps); resolve deadline passed unanswered.
+    answered = when(report.received_at + timedelta(hours=8), WIB)
+    assert f'ditanggapi {answered}, <span class="late">terlambat</span>' in html
+    assert "terlambat: belum diselesaikan" in html
     assert "Truk dijadwalkan" in html
     assert 'href="https://foto.example.org/sebelum.jpg"' in html and "javascript:" not in html
     history = html[html.index("<h2>Riwayat</h2>") :]
