@@ -102,6 +102,14 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
     assert case["resolve_by"] == received + timedelta(days=7)
     api = httpx.get(f"{stack.services['sla-monitor'].url}/v1/cases/{report.report_id}", timeout=5)
     assert api.status_code == 200 and api.json()["skpd_code"] == "dlh-3171"
+    # The public side of the same case: Open311 and the citizen's page, without the reporter's contact.
+    sla_url = stack.services["sla-monitor"].url
+    public = httpx.get(f"{sla_url}/open311/v2/requests/{report.report_id}.json", timeout=5)
+    assert public.status_code == 200 and public.json()[0]["agency_responsible"] == routed.skpd_name
+    page = httpx.get(f"{sla_url}/laporan/{report.report_id}", timeout=5)
+    assert page.status_code == 200 and "Status laporan" in page.text
+    for r in (public, page):
+        assert "Budi" not in r.text and "6281234567890" not in r.text
 
     await eventually(
         lambda: any(

@@ -70,7 +70,7 @@ def services(city: CityConfig) -> list[dict[str, Any]]:
             {
                 "service_code": c.code,
                 "service_name": c.name,
-                "description": c.description or f"Laporan warga tentang {c.name.lower()}",
+                "description": c.description or f"Laporan warga tentang {_in_sentence(c.name)}",
                 "metadata": False,
                 "type": "realtime",
                 "keywords": ", ".join(dict.fromkeys(h.lower() for h in c.hints)),
@@ -149,6 +149,11 @@ def request(case: PublicCase, tz: tzinfo) -> dict[str, Any]:
         "long": case.lon,
         "media_url": case.media[0] if case.media else None,
     }
+
+
+def _in_sentence(name: str) -> str:
+    """A category name inside a sentence: lower case, acronyms kept ("Penyandang ... (PMKS)")."""
+    return " ".join(w if w.strip("()").isupper() else w.lower() for w in name.split())
 
 
 def _status(value: str | None) -> bool | None:
