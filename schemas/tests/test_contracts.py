@@ -87,3 +87,25 @@ def test_city_config_rejects_unknown_references(tmp_path: Path) -> None:
     routing.write_text(routing.read_text(encoding="utf-8").replace("to: dpe", "to: nope"), encoding="utf-8")
     with pytest.raises(CityConfigError, match=r"routing\.yaml: rule listrik-dpe: unknown SKPD 'nope'"):
         load_city(tmp_path)
+
+
+def test_category_groups_name_known_categories_once(tmp_path: Path) -> None:
+    """Fails if the groups check in ``Taxonomy._consistent`` is removed."""
+    city = load_city(REPO / "config" / "jakarta")
+    assert set(city.taxonomy.group_of) == {c.code for c in city.taxonomy.categories}
+    assert city.taxonomy.group_of["sampah"] == "Kebersihan dan Lingkungan Hidup"
+    src = REPO / "config" / "jakarta"
+    for f in src.iterdir():
+        (tmp_path / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    categories = tmp_path / "categories.yaml"
+    text = categories.read_text(encoding="utf-8")
+    categories.write_text(
+        text.replace("  Lainnya: [lainnya]", "  Lainnya: [lainnya, nope]"), encoding="utf-8"
+    )
+    with pytest.raises(CityConfigError, match="unknown category codes"):
+        load_city(tmp_path)
+    categories.write_text(
+        text.replace("  Lainnya: [lainnya]", "  Lainnya: [lainnya, sampah]"), encoding="utf-8"
+    )
+    with pytest.raises(CityConfigError, match="more than one group"):
+        load_city(tmp_path)

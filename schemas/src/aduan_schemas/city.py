@@ -158,7 +158,6 @@ class Category(Strict):
     description: str | None = Field(
         default=None, description="One sentence in Bahasa Indonesia for the public (Open311 services)"
     )
-    group: str | None = Field(default=None, description="Group of categories for the public (Open311)")
     hints: list[str] = Field(default_factory=list, description="Channel labels that mean this category")
     hints_by_channel: dict[str, list[str]] = Field(
         default_factory=dict, description="Labels that mean this category on one channel only"
@@ -204,6 +203,10 @@ class Taxonomy(Strict):
         description='Place names that contain a keyword ("Pasar Minggu"): matched whole, then ignored',
     )
     categories: list[Category]
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Group name (Bahasa Indonesia) -> category codes, for the public (Open311 services)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Taxonomy:
@@ -211,6 +214,11 @@ class Taxonomy(Strict):
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         if dupes:
             raise ValueError(f"duplicate category codes: {dupes}")
+        grouped = [code for members in self.groups.values() for code in members]
+        if unknown := sorted(set(grouped) - set(codes)):
+            raise ValueError(f"groups: unknown category codes {unknown}")
+        if twice := sorted({c for c in grouped if grouped.count(c) > 1}):
+            raise ValueError(f"groups: categories in more than one group {twice}")
         if self.fallback not in codes:
             raise ValueError(f"fallback category {self.fallback!r} is not defined")
         _ = self.hint_map  # built now, so a label claimed by two categories fails at load time
@@ -232,6 +240,11 @@ class Taxonomy(Strict):
                     raise ValueError(f"hint {label!r} maps to both {seen!r} and {c.code!r}")
                 out[channel][key] = c.code
         return out
+
+    @cached_property
+    def group_of(self) -> dict[str, str]:
+        """Category code -> its group's name (categories in no group are absent)."""
+        return {code: name for name, members in self.groups.items() for code in members}
 
     def category_for_hint(self, label: str | None, channel: str | None = None) -> str | None:
         """Our category code for a channel's label, or None if the label is unknown."""

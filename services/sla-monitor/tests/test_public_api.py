@@ -86,6 +86,10 @@ async def test_services_are_our_categories_in_bahasa(public: Public, city: CityC
     assert sampah["service_name"] == "Sampah" and sampah["metadata"] is False and sampah["type"] == "realtime"
     assert "kebersihan" in sampah["keywords"] and sampah["description"]
     assert services["pkl"]["service_name"] == "Pedagang Kaki Lima"
+    assert (sampah["group"], services["pkl"]["group"]) == (
+        "Kebersihan dan Lingkungan Hidup",
+        "Ketertiban Umum",
+    )
     assert set(sampah) == {
         "service_code",
         "service_name",

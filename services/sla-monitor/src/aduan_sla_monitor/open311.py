@@ -74,7 +74,7 @@ def services(city: CityConfig) -> list[dict[str, Any]]:
                 "metadata": False,
                 "type": "realtime",
                 "keywords": ", ".join(dict.fromkeys(h.lower() for h in c.hints)),
-                "group": c.group or "",
+                "group": city.taxonomy.group_of.get(c.code, ""),
             }
         )
     return out
