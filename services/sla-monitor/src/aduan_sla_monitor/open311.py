@@ -44,7 +44,7 @@ class BadQuery(ValueError):
 
 @dataclass(frozen=True)
 class RequestQuery:
-    ids: tuple[str, ...] | None
+    ids: tuple[str, ...] | None  # when given, the other filters and the window do not apply
     service_code: str | None
     closed: bool | None  # None: both
     start: datetime
