@@ -45,7 +45,7 @@ class BadQuery(ValueError):
 @dataclass(frozen=True)
 class RequestQuery:
     ids: tuple[str, ...] | None  # when given, the other filters and the window do not apply
-    service_code: str | None
+    service_codes: tuple[str, ...] | None
     closed: bool | None  # None: both
     start: datetime
     end: datetime
@@ -95,18 +95,14 @@ def parse_query(params: Mapping[str, list[str]], now: datetime) -> RequestQuery:
         if len(values[0]) > MAX_VALUE:
             raise BadQuery(f"parameter {name} is longer than {MAX_VALUE} characters")
         one[name] = values[0].strip()
-    ids = None
-    if one.get("service_request_id"):
-        parts = [p.strip() for p in one["service_request_id"].split(",") if p.strip()]
-        if len(parts) > MAX_IDS:
-            raise BadQuery(f"at most {MAX_IDS} service_request_id values")
-        for p in parts:
-            if not ID_SHAPE.fullmatch(p):
-                raise BadQuery(f"service_request_id {clip(p)!r} is not a report id")
-        ids = tuple(dict.fromkeys(parts))
-    code = one.get("service_code") or None
-    if code is not None and not CODE_SHAPE.fullmatch(code):
-        raise BadQuery(f"service_code {clip(code)!r} is not a service code (see services.json)")
+    ids = _list(one.get("service_request_id"))
+    for rid in ids or ():
+        if not ID_SHAPE.fullmatch(rid):
+            raise BadQuery(f"service_request_id {clip(rid)!r} is not a report id")
+    codes = _list(one.get("service_code"))
+    for code in codes or ():
+        if not CODE_SHAPE.fullmatch(code):
+            raise BadQuery(f"service_code {clip(code)!r} is not a service code (see services.json)")
     closed = _status(one.get("status"))
     start = _date(one, "start_date")
     end = _date(one, "end_date")
@@ -125,7 +121,7 @@ def parse_query(params: Mapping[str, list[str]], now: datetime) -> RequestQuery:
     page_size = _int(one, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     if (page - 1) * page_size >= MAX_OFFSET:
         raise BadQuery(f"page too deep (more than {MAX_OFFSET} requests skipped): narrow the date window")
-    return RequestQuery(ids, code, closed, start, end, page, page_size)
+    return RequestQuery(ids, codes, closed, start, end, page, page_size)
 
 
 def request(case: PublicCase, tz: tzinfo) -> dict[str, Any]:
@@ -156,12 +152,20 @@ def _in_sentence(name: str) -> str:
     return " ".join(w if w.strip("()").isupper() else w.lower() for w in name.split())
 
 
+def _list(value: str | None) -> tuple[str, ...] | None:
+    """A comma-delimited value (GeoReport v2), without blanks and repeats; None when empty."""
+    parts = tuple(dict.fromkeys(p.strip() for p in (value or "").split(",") if p.strip()))
+    if len(parts) > MAX_IDS:
+        raise BadQuery(f"at most {MAX_IDS} values in one parameter")
+    return parts or None
+
+
 def _status(value: str | None) -> bool | None:
-    if not value:
-        return None
-    if value not in ("open", "closed"):
-        raise BadQuery("status must be open or closed")
-    return value == "closed"
+    """``open``, ``closed`` or both (comma-delimited): closed True/False, or None for both."""
+    wanted = set(_list(value) or ())
+    if not wanted <= {"open", "closed"}:
+        raise BadQuery("status must be open, closed or open,closed")
+    return None if len(wanted) != 1 else wanted == {"closed"}
 
 
 def _date(one: Mapping[str, str], name: str) -> datetime | None:

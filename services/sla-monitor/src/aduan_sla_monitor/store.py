@@ -282,15 +282,16 @@ class CaseStore:
 
     async def public_find(self, q: PublicQuery) -> list[dict[str, Any]]:
         """Cases received in ``[q.start, q.end]``, newest first, filtered and paged; public fields only.
-        Every value is typed (strings compared for equality, dates, a bool), never a client's document.
+        Every value is typed (strings compared for equality or listed in ``$in``, dates, a bool), never a
+        client's document.
         Ids, when given, override every other filter (GeoReport v2): at most ``MAX_IDS`` reads by ``_id``."""
         filt: dict[str, Any]
         if q.ids is not None:
             filt = {"_id": {"$in": [str(i) for i in q.ids]}}
         else:
             filt = {"received_at": {"$gte": q.start, "$lte": q.end}}
-            if q.service_code is not None:
-                filt["category"] = str(q.service_code)
+            if q.service_codes is not None:
+                filt["category"] = {"$in": [str(c) for c in q.service_codes]}
             if q.closed is not None:
                 filt["status"] = {"$in" if q.closed else "$nin": sorted(CLOSED)}
         cursor = (
