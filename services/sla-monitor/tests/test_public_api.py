@@ -309,7 +309,7 @@ async def test_status_page_in_bahasa(public: Public, make_routed: MakeRouted) ->
     assert '<html lang="id">' in html and "<script" not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; menumpuk &amp; bau" in html
     assert "Sedang ditangani" in html and "Dinas Lingkungan Hidup" in html
-    assert "Dialihkan ke unit lain ke Dinas Lingkungan Hidup" in html
+    assert "Dialihkan ke Dinas Lingkungan Hidup" in html
     respond_by = report.sla.respond_by.astimezone(WIB)
     assert f"{respond_by:%H.%M} WIB" in html
     # Answered 2 h after the respond deadline (judged from timestamps); resolve deadline passed unanswered.

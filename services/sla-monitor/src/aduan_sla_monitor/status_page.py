@@ -102,9 +102,8 @@ def _history(entries: tuple[HistoryEntry, ...], tz: tzinfo) -> str:
         return "<p>Belum ada tanggapan dari unit.</p>"
     rows = []
     for h in entries:
-        what = _e(h.label)
-        if h.unit:
-            what += f" ke {_e(h.unit)}"
+        # A reassignment names the unit it went to ("Dialihkan ke Dinas ..."), never who decided it.
+        what = f"Dialihkan ke {_e(h.unit)}" if h.unit else _e(h.label)
         if h.note:
             what += f"<br>{_e(h.note)}"
         if h.evidence:
