@@ -23,6 +23,7 @@ sleeps ``poll_interval_s``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,12 +110,22 @@ class MailboxReader:
         cp = await self._checkpoint(imap, selected)
         handled = 0
         for uid in await imap.uids_after(cp.last_uid):
-            destination = await self.handle(imap, selected, uid)
-            cp = Checkpoint(selected.uidvalidity, uid, destination)
-            await self.checkpoints.save(self.mailbox, cp)
-            await self._put_away(imap, uid, destination)
+            step = asyncio.ensure_future(self._one(imap, selected, uid))
+            try:
+                await asyncio.shield(step)
+            except asyncio.CancelledError:
+                # Stopping: finish the message in hand (publish, checkpoint, move) so a restart neither
+                # publishes it again nor finds it half done; bounded by the publish and IMAP timeouts.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(step, self.s.publish_timeout_s + 2 * self.s.command_timeout_s)
+                raise
             handled += 1
         return handled
+
+    async def _one(self, imap: Imap, selected: Selected, uid: int) -> None:
+        destination = await self.handle(imap, selected, uid)
+        await self.checkpoints.save(self.mailbox, Checkpoint(selected.uidvalidity, uid, destination))
+        await self._put_away(imap, uid, destination)
 
     async def _checkpoint(self, imap: Imap, selected: Selected) -> Checkpoint:
         cp = await self.checkpoints.load(self.mailbox)
