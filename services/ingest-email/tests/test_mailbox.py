@@ -15,12 +15,13 @@ from fastapi import FastAPI
 from aduan_ingest_email.checkpoint import COLLECTION
 from aduan_ingest_email.config import EmailSettings
 from aduan_ingest_email.main import build
+from aduan_kit.kafka import ensure_topics
 from aduan_kit.mongo import mongo_client
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
 from aduan_kit.testing.dovecot import Dovecot
 from aduan_kit.testing.ingest import ingest_count
-from aduan_kit.testing.kafka import create_all_topics, eventually, read_topic
+from aduan_kit.testing.kafka import eventually, read_topic
 from aduan_schemas.events import RawEmail
 
 SECRET = "email-test-secret-0123456789"
@@ -57,6 +58,10 @@ def service(common: CommonSettings, dovecot: Dovecot, user: str, **overrides: An
     return build(EmailSettings(**settings))
 
 
+async def raw_topic(common: CommonSettings) -> None:
+    await ensure_topics(common.kafka_bootstrap, [(common.topics.raw("email"), 6)])
+
+
 async def published(common: CommonSettings, count: int, settle: float = 1.0) -> list[RawEmail]:
     records = await read_topic(common, common.topics.raw("email"), count, timeout=20, settle=settle)
     return [RawEmail.model_validate_json(r.value) for r in records]
@@ -69,7 +74,7 @@ async def folder(dovecot: Dovecot, user: str, name: str) -> list[str]:
 async def test_mail_is_published_once_and_moved_by_kind(common: CommonSettings, dovecot: Dovecot) -> None:
     """Citizen mail, a follow-up, legacy charsets, an attachment: published; an auto-reply and a bounce:
     skipped. Each lands in its folder. (Fails if skip_reason is not consulted: 6 records instead of 4.)"""
-    await create_all_topics(common)
+    await raw_topic(common)
     user = dovecot.new_user()
     cp1252 = EmailMessage()
     cp1252["From"], cp1252["Message-ID"], cp1252["Subject"] = "a@example.com", "<cp1252@example.com>", "PJU"
@@ -130,7 +135,7 @@ async def _empty(dovecot: Dovecot, user: str) -> bool:
 async def test_idle_delivers_new_mail_without_polling(common: CommonSettings, dovecot: Dovecot) -> None:
     """With polling every 5 minutes, mail appended while the reader waits arrives within seconds: only
     IDLE can have woken it. (Fails with idle=False: nothing arrives within the timeout.)"""
-    await create_all_topics(common)
+    await raw_topic(common)
     user = dovecot.new_user()
     async with running(service(common, dovecot, user, poll_interval_s=300)) as client:
         await eventually(lambda: _ready(client), timeout=15)
@@ -148,7 +153,7 @@ async def test_restart_neither_rereads_nor_misses(common: CommonSettings, doveco
     """Mail left in the inbox (processed_folder empty: marked \\Seen, not moved) is not read again after a
     restart; mail that arrived while the reader was down is read. Only the UID checkpoint can tell them
     apart. (Fails if Checkpoints.save is skipped: the first two are published again.)"""
-    await create_all_topics(common)
+    await raw_topic(common)
     user = dovecot.new_user()
     await asyncio.to_thread(dovecot.append, user, mail("r1"), mail("r2"))
     app = service(common, dovecot, user, processed_folder="")
@@ -169,7 +174,7 @@ async def test_malformed_mail_is_set_aside_and_the_rest_is_published(
     the failed folder) and do not stop the mail after them. (Fails if the size check in
     MailboxReader.handle is removed: the client then refuses the oversized literal and the reader never
     gets past that message.)"""
-    await create_all_topics(common)
+    await raw_topic(common)
     user = dovecot.new_user()
     no_id = mail("x").replace(b"Message-ID: <x@example.co.id>\n", b"")
     big = mail("big", "banjir " * 3_000)
@@ -190,7 +195,7 @@ async def test_stop_mid_sweep_then_restart_publishes_each_mail_once(
     topic exactly once and the inbox is empty. (Without the shield around one message's handling in
     MailboxReader.sweep it failed one run in three: a stop during the publish left the message
     unrecorded, and the restart published it twice.)"""
-    await create_all_topics(common)
+    await raw_topic(common)
     user = dovecot.new_user()
     total = 100
     await asyncio.to_thread(dovecot.append, user, *[mail(f"m{i}") for i in range(total)])
@@ -216,7 +221,7 @@ async def test_a_move_cut_short_by_a_crash_is_finished_without_publishing(
     """The state a crash leaves between writing the checkpoint and moving the message: on start the
     message is moved, not published again. (Fails if MailboxReader._checkpoint does not finish the move:
     the message stays in the inbox.)"""
-    await create_all_topics(common)
+    await raw_topic(common)
     user = dovecot.new_user()
     await asyncio.to_thread(dovecot.append, user, mail("done"), mail("next"))
     imap = await asyncio.to_thread(dovecot.client, user)
