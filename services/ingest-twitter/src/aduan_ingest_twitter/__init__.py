@@ -1,1 +1,1 @@
-"""Aduan Twitter/X ingest: signed X API v2 tweet webhook -> aduan.raw.twitter."""
+"""Aduan Twitter/X ingest: X API v2 filtered stream and mentions timeline, signed webhook -> aduan.raw.twitter."""
