@@ -1,1 +1,1 @@
-"""Aduan Twitter/X ingest: X API v2 filtered stream and mentions timeline, signed webhook -> aduan.raw.twitter."""
+"""Aduan Twitter/X ingest: X API v2 filtered stream, mentions timeline and signed webhook -> aduan.raw.twitter."""
