@@ -1,1 +1,1 @@
-"""Aduan Twitter/X ingest: X API v2 filtered stream, mentions timeline and signed webhook -> aduan.raw.twitter."""
+"""Aduan X (Twitter) ingest: filtered stream, mentions timeline and signed webhook -> aduan.raw.twitter."""
