@@ -25,20 +25,24 @@ def reads_x(settings: TwitterSettings) -> bool:
 
 
 def build(settings: TwitterSettings) -> FastAPI:
+    running: dict[str, TwitterSource] = {}  # the running reader, as app.state.x_source["source"]
+
     async def setup(runtime: Runtime) -> Wiring:
         if not reads_x(settings):
             return Wiring()
         city = load_accounts(settings.common.city_dir)
-        source = TwitterSource(settings, runtime, SinceIds(runtime.db[COLLECTION]), city)
+        source = running["source"] = TwitterSource(settings, runtime, SinceIds(runtime.db[COLLECTION]), city)
         return Wiring(tasks=[source.run], extra_checks={"x_api": flag(source.ready)})
 
-    return build_service(
+    app = build_service(
         NAME,
         settings.common,
         setup,
         uses_mongo=reads_x(settings),
         routers=[ingest_router(CHANNEL, parse_tweet, settings)],
     )
+    app.state.x_source = running
+    return app
 
 
 def main() -> None:
