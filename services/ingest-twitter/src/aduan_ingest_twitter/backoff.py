@@ -7,7 +7,8 @@
 - HTTP 429 (rate limited): wait until ``x-rate-limit-reset`` (Unix seconds) when the response has it,
   else back off exponentially from ``rate_limit_start_s`` (60 s), doubling.
 
-``attempt`` counts failures in a row (1 for the first); a connection that delivered data resets it.
+``attempt`` counts failures of one kind in a row (1 for the first; ``Attempts``): a failure of another
+kind starts its own count, and a connection that worked resets it.
 """
 
 from __future__ import annotations
@@ -40,3 +41,19 @@ class Backoff:
         if reset_at is not None:
             return min(max(reset_at - now, 0.0), self.rate_limit_max_s)
         return min(self.rate_limit_start_s * 2 ** (n - 1), self.rate_limit_max_s)
+
+
+@dataclass
+class Attempts:
+    """Failures in a row, counted per kind."""
+
+    kind: Failure | None = None
+    count: int = 0
+
+    def fail(self, failure: Failure) -> int:
+        self.count = self.count + 1 if failure is self.kind else 1
+        self.kind = failure
+        return self.count
+
+    def reset(self) -> None:
+        self.kind, self.count = None, 0

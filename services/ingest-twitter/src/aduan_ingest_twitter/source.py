@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aduan_ingest_twitter.accounts import CityAccounts
-from aduan_ingest_twitter.backoff import Backoff, Failure
+from aduan_ingest_twitter.backoff import Attempts, Backoff, Failure
 from aduan_ingest_twitter.checkpoint import SinceIds, newer
 from aduan_ingest_twitter.config import TwitterSettings
 from aduan_ingest_twitter.payload import TweetPayload, ignore_reason, read_payload, timeline_payloads, to_raw
@@ -120,17 +120,16 @@ class TwitterSource:
             log.info("stream rules set", added=len(changes.add), deleted=len(changes.delete_ids))
 
     async def _retrying(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        attempt = 0
+        attempts = Attempts()
         while True:
             try:
                 return await op()
             except FAILURES as e:
-                attempt += 1
-                await self._pause(what, e, attempt)
+                await self._pause(what, e, attempts)
 
-    async def _pause(self, what: str, error: BaseException, attempt: int) -> None:
+    async def _pause(self, what: str, error: BaseException, attempts: Attempts) -> None:
         failure, reset_at = failure_of(error)
-        delay = self.backoff.delay(failure, attempt, time.time(), reset_at)
+        delay = self.backoff.delay(failure, attempts.fail(failure), time.time(), reset_at)
         log.warning(
             f"could not {what}, retrying", failure=str(failure), error=str(error)[:300], retry_in_s=delay
         )
@@ -138,13 +137,13 @@ class TwitterSource:
 
     # -- stream --------------------------------------------------------------------------------------
     async def run_stream(self) -> None:
-        attempt = 0
+        attempts = Attempts()
         while True:
             error: BaseException = StreamError("X ended the stream")
             try:
                 async with self.api.stream(self.s.stall_timeout_s) as lines:
                     self._connected()
-                    attempt = 0
+                    attempts.reset()
                     async for line in lines:
                         if line:
                             await self._on_line(line)
@@ -152,8 +151,7 @@ class TwitterSource:
                 error = e
             finally:
                 self.state.stream_connected = self.state.contiguous = False
-            attempt += 1
-            await self._pause("read the filtered stream", error, attempt)
+            await self._pause("read the filtered stream", error, attempts)
 
     def _connected(self) -> None:
         self.state.stream_connected = True
@@ -181,7 +179,7 @@ class TwitterSource:
 
     # -- mentions timeline ---------------------------------------------------------------------------
     async def run_poller(self) -> None:
-        attempt = 0
+        attempts = Attempts()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.poll_now.wait(), self.s.poll_interval_s)
@@ -194,11 +192,10 @@ class TwitterSource:
                     await self.poll(user_id)
             except FAILURES as e:
                 self.state.polled_ok = False
-                attempt += 1
-                await self._pause("read the mentions timeline", e, attempt)
+                await self._pause("read the mentions timeline", e, attempts)
                 self.poll_now.set()
                 continue
-            attempt = 0
+            attempts.reset()
             self.state.polled_ok = True
             if connected and self.state.stream_connected and self.state.epoch == epoch:
                 self.state.contiguous = True
