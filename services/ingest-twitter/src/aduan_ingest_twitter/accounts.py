@@ -26,5 +26,10 @@ def load_accounts(city_dir: Path) -> CityAccounts:
         return CityAccounts.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except OSError as e:
         raise ValueError(f"{path}: cannot read: {e.strerror}") from None
-    except (yaml.YAMLError, ValidationError) as e:
-        raise ValueError(f"{path}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from None
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)[:3]
+        )
+        raise ValueError(f"{path}: {problems}") from None
