@@ -28,6 +28,8 @@ import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pymongo.errors import PyMongoError
+
 from aduan_ingest_email.checkpoint import Checkpoint, Checkpoints
 from aduan_ingest_email.config import EmailSettings
 from aduan_ingest_email.imap import Imap, ImapError, Selected
@@ -63,7 +65,14 @@ class MailboxReader:
             try:
                 await self.session()
                 delay = RECONNECT_FIRST_S
-            except (ImapError, PublishFailed, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
+            except (
+                ImapError,
+                PublishFailed,
+                PyMongoError,
+                OSError,
+                TimeoutError,
+                asyncio.IncompleteReadError,
+            ) as e:
                 self.state.connected = False
                 reason = str(e) or type(e).__name__
                 log.warning("mailbox unavailable, retrying", error=reason, retry_in_s=delay)

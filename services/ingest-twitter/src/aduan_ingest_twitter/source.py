@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
+from pymongo.errors import PyMongoError
 
 from aduan_ingest_twitter.accounts import CityAccounts
 from aduan_ingest_twitter.backoff import Attempts, Backoff, Failure
@@ -49,7 +50,17 @@ from aduan_kit.service import Runtime
 
 log = get_logger(component="x-source")
 CHANNEL = "twitter"
-FAILURES = (XHttpError, StreamStalled, StreamError, PublishFailed, httpx.HTTPError, OSError, ValueError)
+# What a loop survives by backing off and retrying (X, the network, the broker, the database).
+FAILURES = (
+    XHttpError,
+    StreamStalled,
+    StreamError,
+    PublishFailed,
+    httpx.HTTPError,
+    OSError,
+    ValueError,
+    PyMongoError,
+)
 T = TypeVar("T")
 
 
