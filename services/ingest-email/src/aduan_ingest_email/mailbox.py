@@ -64,7 +64,6 @@ class MailboxReader:
         while True:
             try:
                 await self.session()
-                delay = RECONNECT_FIRST_S
             except (
                 ImapError,
                 PublishFailed,
@@ -73,6 +72,8 @@ class MailboxReader:
                 TimeoutError,
                 asyncio.IncompleteReadError,
             ) as e:
+                if self.state.connected:  # the session had worked: the back-off starts anew
+                    delay = RECONNECT_FIRST_S
                 self.state.connected = False
                 reason = str(e) or type(e).__name__
                 log.warning("mailbox unavailable, retrying", error=reason, retry_in_s=delay)
