@@ -238,3 +238,23 @@ async def test_a_move_cut_short_by_a_crash_is_finished_without_publishing(
     assert [e.channel_message_id for e in events] == ["next@example.co.id"]
     assert await folder(dovecot, user, "INBOX") == []
     assert await folder(dovecot, user, PROCESSED) == ["done@example.co.id", "next@example.co.id"]
+
+
+async def test_a_new_uidvalidity_reads_the_folder_from_its_start(
+    common: CommonSettings, dovecot: Dovecot
+) -> None:
+    """A checkpoint of another UIDVALIDITY (the folder was re-created) says nothing about these UIDs:
+    every message in the folder is read. (Fails if MailboxReader._checkpoint keeps the old UID: with
+    last_uid 99 nothing is read.)"""
+    await raw_topic(common)
+    user = dovecot.new_user()
+    await asyncio.to_thread(dovecot.append, user, mail("v1"), mail("v2"))
+    client = mongo_client(common)
+    mailbox = f"{user}@{dovecot.host}:{dovecot.port}/INBOX"
+    await client[common.mongodb_db][COLLECTION].insert_one(
+        {"_id": mailbox, "uidvalidity": 1, "last_uid": 99, "last_destination": PROCESSED}
+    )
+    await client.close()
+    async with running(service(common, dovecot, user)):
+        events = await published(common, 2, settle=1.0)
+    assert sorted(e.channel_message_id for e in events) == ["v1@example.co.id", "v2@example.co.id"]
