@@ -10,6 +10,7 @@ import asyncio
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
 from aduan_ingest_email.checkpoint import COLLECTION
@@ -258,3 +259,24 @@ async def test_a_new_uidvalidity_reads_the_folder_from_its_start(
     async with running(service(common, dovecot, user)):
         events = await published(common, 2, settle=1.0)
     assert sorted(e.channel_message_id for e in events) == ["v1@example.co.id", "v2@example.co.id"]
+
+
+async def test_implicit_tls_verifies_the_server(common: CommonSettings, dovecot: Dovecot) -> None:
+    """Over IMAPS the certificate is checked: trusted through IMAP_CA_FILE the mail is read; with the
+    system's CAs only, the reader refuses the server and publishes nothing. (Fails if the reader turns
+    certificate checking off: the second run publishes.)"""
+    if dovecot.tls_port is None:
+        pytest.skip("no openssl to make a certificate for the IMAPS listener")
+    await raw_topic(common)
+    user = dovecot.new_user()
+    await asyncio.to_thread(dovecot.append, user, mail("tls-1"))
+    tls = {"imap_port": dovecot.tls_port, "imap_tls": True}
+    async with running(service(common, dovecot, user, **tls, imap_ca_file=dovecot.ca_file)):
+        events = await published(common, 1, settle=0.3)
+    assert [e.channel_message_id for e in events] == ["tls-1@example.co.id"]
+    await asyncio.to_thread(dovecot.append, user, mail("tls-2"))
+    async with running(service(common, dovecot, user, **tls)) as client:
+        await asyncio.sleep(1.5)  # several connection attempts, each refused
+        ready = await client.get("/readyz")
+    assert len(await published(common, 1, settle=0.5)) == 1
+    assert ready.status_code == 503 and ready.json()["checks"]["mailbox"] is False

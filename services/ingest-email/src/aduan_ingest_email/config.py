@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -22,6 +23,9 @@ class EmailSettings(IngestSettings):
     imap_host: str | None = Field(default=None, description="IMAP server; unset: the mailbox is not read")
     imap_port: int = Field(default=993, ge=1, le=65535)
     imap_tls: bool = Field(default=True, description="Implicit TLS (port 993); off only on a trusted link")
+    imap_ca_file: Path | None = Field(
+        default=None, description="Trust this CA (PEM file) for the IMAP server instead of the system's"
+    )
     imap_user: str = ""
     imap_password: SecretStr | None = None
     folder: str = "INBOX"

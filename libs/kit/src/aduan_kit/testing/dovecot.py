@@ -35,8 +35,8 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 listen = 127.0.0.1
 protocols = imap
-ssl = no
-disable_plaintext_auth = no
+ssl = {ssl}
+{ssl_files}disable_plaintext_auth = no
 auth_mechanisms = plain
 first_valid_uid = {uid}
 default_login_user = {login_user}
@@ -61,7 +61,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -82,12 +83,27 @@ def dovecot_binary() -> str | None:
     return shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 
+def self_signed(root: Path) -> Path | None:
+    """A certificate for 127.0.0.1 and its key (``cert.pem``, ``key.pem``); None without ``openssl``."""
+    if not shutil.which("openssl"):
+        return None
+    cmd = [
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem"),
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, timeout=60)
+    return root / "cert.pem" if done.returncode == 0 else None
+
+
 @dataclass
 class Dovecot:
     port: int
     root: Path
     host: str = "127.0.0.1"
     password: str = PASSWORD
+    tls_port: int | None = None  # implicit TLS (IMAPS), when a certificate could be made
+    ca_file: Path | None = None  # the self-signed certificate to trust for it
 
     def new_user(self) -> str:
         return f"warga{uuid.uuid4().hex[:10]}"
@@ -151,11 +167,17 @@ def dovecot() -> Iterator[Dovecot]:
             (root / sub).mkdir()
         os.chown(root / "mail", uid, gid)
         port = free_port()
+        cert = self_signed(root)
+        tls_port = free_port() if cert else None
+        ssl_files = f"ssl_cert = <{cert}\nssl_key = <{root / 'key.pem'}\n" if cert else ""
         conf = root / "dovecot.conf"
         conf.write_text(
             CONFIG.format(
                 root=root,
                 port=port,
+                tls_port=tls_port or 0,
+                ssl="yes" if cert else "no",
+                ssl_files=ssl_files,
                 uid=uid,
                 gid=gid,
                 login_user=login_user,
@@ -176,7 +198,7 @@ def dovecot() -> Iterator[Dovecot]:
                     log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
                     pytest.fail(f"Dovecot did not start on port {port}: {log[-2000:]}")
                 time.sleep(0.05)
-            yield Dovecot(port, root)
+            yield Dovecot(port, root, tls_port=tls_port, ca_file=cert)
         finally:
             proc.terminate()
             try:
