@@ -82,7 +82,7 @@ class MailboxReader:
 
     async def connect(self) -> Imap:
         assert self.s.imap_host is not None
-        tls = ssl.create_default_context() if self.s.imap_tls else None
+        tls = ssl.create_default_context(cafile=self.s.imap_ca_file) if self.s.imap_tls else None
         imap = await Imap.connect(
             self.s.imap_host,
             self.s.imap_port,
