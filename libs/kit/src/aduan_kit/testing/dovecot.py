@@ -105,6 +105,11 @@ class Dovecot:
     tls_port: int | None = None  # implicit TLS (IMAPS), when a certificate could be made
     ca_file: Path | None = None  # the self-signed certificate to trust for it
 
+    def log_count(self, text: str) -> int:
+        """Lines of Dovecot's log containing ``text``."""
+        log = self.root / "dovecot.log"
+        return sum(text in line for line in log.read_text().splitlines()) if log.exists() else 0
+
     def new_user(self) -> str:
         return f"warga{uuid.uuid4().hex[:10]}"
 
