@@ -139,8 +139,7 @@ async def test_idle_delivers_new_mail_without_polling(common: CommonSettings, do
     await raw_topic(common)
     user = dovecot.new_user()
     async with running(service(common, dovecot, user, poll_interval_s=300)) as client:
-        await eventually(lambda: _ready(client), timeout=15)
-        await asyncio.sleep(0.3)  # let the reader enter IDLE (its mailbox is empty: nothing to wait for)
+        await eventually(lambda: _ready(client), timeout=15)  # the first pass is done: next comes IDLE
         await asyncio.to_thread(dovecot.append, user, mail("idle-1"))
         events = await published(common, 1, settle=0.3)
     assert [e.channel_message_id for e in events] == ["idle-1@example.co.id"]

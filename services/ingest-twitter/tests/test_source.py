@@ -4,7 +4,6 @@ the real broker and the real database.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections.abc import Iterator
@@ -137,7 +136,8 @@ async def test_keepalives_hold_the_stream_and_a_stall_reconnects(common: CommonS
     x.plan(StreamPlan(then="hold"))
     async with running(service(common, x, stall_timeout_s=0.6, stream=True)):
         await eventually(lambda: x.connects(), timeout=10)
-        await asyncio.sleep(1.8)  # three stall timeouts of keep-alives only
+        # Keep-alives only, for three stall timeouts (one every 0.2 s).
+        await eventually(lambda: x.keepalives >= 9, timeout=10, interval=0.05)
         assert len(x.connects()) == 1, "keep-alives did not keep the stream"
         x.plan(StreamPlan(then="stall"))
         x.close_streams()

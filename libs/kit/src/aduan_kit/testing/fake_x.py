@@ -53,6 +53,7 @@ class FakeX:
     live: queue.Queue[bytes] = field(default_factory=queue.Queue)
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0  # bumped by close_streams(): open streams end
+    keepalives: int = 0  # keep-alive lines sent
     stopping: threading.Event = field(default_factory=threading.Event)
     _rule_id: int = 0
 
@@ -195,6 +196,8 @@ def fake_x_server() -> Iterator[FakeX]:
                         self._chunk(state.live.get(timeout=state.keepalive_s) + b"\r\n")
                     except queue.Empty:
                         self._chunk(b"\r\n")  # keep-alive
+                        with state.lock:
+                            state.keepalives += 1
                 self.wfile.write(b"0\r\n\r\n")
             except OSError:
                 return  # the client went away
