@@ -21,13 +21,19 @@ $(STAMP): requirements.txt $(foreach p,$(PKGS),$(p)/pyproject.toml)
 run: $(STAMP)
 	$(BIN)/aduan stack up $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
 
-# promtool (Debian package `prometheus`) checks and unit-tests the alert rules.
+# promtool (Debian package `prometheus`) checks and unit-tests the alert rules; Dovecot (Debian package
+# `dovecot-imapd`) is the real IMAP server of the ingest-email tests.
 tools:
 	@command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing promtool (Debian package prometheus)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	  else echo "promtool not found: install the Debian package 'prometheus'" >&2; exit 1; fi; }
+	@test -x /usr/sbin/dovecot || command -v dovecot >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Dovecot (Debian package dovecot-imapd)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null; \
+	  else echo "dovecot not found: install the Debian package 'dovecot-imapd'" >&2; exit 1; fi; }
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest

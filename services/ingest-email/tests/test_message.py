@@ -6,7 +6,7 @@ from email.message import EmailMessage
 import pytest
 from pydantic import ValidationError
 
-from aduan_ingest_email.message import html_to_text, parse_email
+from aduan_ingest_email.message import follow_up_of, html_to_text, parse_email, read_message, skip_reason
 from aduan_kit.ingest import PayloadError, describe_error
 from aduan_schemas.events import MAX_TEXT
 
@@ -96,7 +96,7 @@ def test_binary_attachments_are_listed_and_skipped() -> None:
     assert r.text == "Foto terlampir" and r.attachments == []
     assert r.raw is not None
     assert r.raw["skipped_attachments"] == [
-        {"filename": "jalan.jpg", "content_type": "image/jpeg", "size": 103}
+        {"filename": "jalan.jpg", "content_type": "image/jpeg", "size": 103, "section": "2"}
     ]
 
 
@@ -170,3 +170,62 @@ def test_overlong_message_id_is_schema_invalid() -> None:
 
 def test_html_to_text_keeps_blocks_apart() -> None:
     assert html_to_text("<ul><li>satu</li><li>dua</li></ul><p>tiga</p>") == "satu\n\ndua\n\ntiga"
+
+
+REPORT = "0b7e4a52-6d1f-5c1e-9a4b-3f2d1c0e9a87"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"In_Reply_To": f"<aduan.{REPORT}.sla-2@jakarta.go.id>"}, REPORT),
+        ({"References": f"<x@example.com> <aduan.{REPORT.upper()}.ack@jakarta.go.id>"}, REPORT),
+        (
+            {"In_Reply_To": "<CAF3x9@mail.example.com>", "References": "<aduan.not-a-uuid.x@jakarta.go.id>"},
+            None,
+        ),
+        ({}, None),
+    ],
+)
+def test_reply_to_a_notification_is_a_follow_up(headers: dict[str, str], expected: str | None) -> None:
+    """Fails if follow_up_of ignores References or accepts ids that are not report ids."""
+    msg = message(**headers)
+    msg.set_content("Belum ditangani")
+    assert follow_up_of(read_message(msg.as_bytes())) == expected
+    assert parse_email(msg.as_bytes(), NOW).follow_up_of == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"Auto_Submitted": "auto-replied"}, "auto-reply (Auto-Submitted: auto-replied)"),
+        ({"X_Autoreply": "yes"}, "auto-reply (X-Autoreply)"),
+        ({"Precedence": "bulk"}, "auto-reply (Precedence: bulk)"),
+        ({"Precedence": "auto_reply"}, "auto-reply (Precedence: auto_reply)"),
+        ({"From": "Mail Delivery System <MAILER-DAEMON@mx.example.com>"}, "bounce (from mailer-daemon)"),
+        ({"Auto_Submitted": "no"}, None),
+    ],
+)
+def test_auto_replies_and_bounces_are_recognised(headers: dict[str, str], reason: str | None) -> None:
+    msg = message(**headers)
+    msg.set_content("Saya sedang cuti")
+    assert skip_reason(read_message(msg.as_bytes())) == reason
+    if reason:
+        with pytest.raises(PayloadError, match="not a report"):
+            parse_email(msg.as_bytes(), NOW)
+
+
+def test_delivery_report_is_a_bounce() -> None:
+    msg = message()
+    msg.set_content("The message could not be delivered")
+    msg.make_mixed()
+    msg.replace_header("Content-Type", 'multipart/report; report-type=delivery-status; boundary="b"')
+    assert skip_reason(read_message(msg.as_bytes())) == "bounce (multipart/report)"
+
+
+def test_windows_1252_html_is_decoded() -> None:
+    body = (
+        message().as_bytes().split(b"\n\n")[0]
+        + b'\nContent-Type: text/html; charset="windows-1252"\n\n<p>Trotoar \x96 rusak \x93parah\x94</p>\n'
+    )
+    assert parse_email(body, NOW).text == "Trotoar \u2013 rusak \u201cparah\u201d"

@@ -49,6 +49,13 @@ REJECTED = [
     ("no Message-ID", email(message_id=None), signed, 422, "Message-ID header is required"),
     ("schema-invalid", email(message_id=f"<{'x' * 300}@example.com>"), signed, 422, "channel_message_id"),
     ("oversized", email(text="a" * 1_000_001), signed, 413, "exceeds 1000000 bytes"),
+    (
+        "auto-reply",
+        email().replace(b"Subject:", b"Auto-Submitted: auto-replied\nSubject:"),
+        signed,
+        422,
+        "not a report: auto-reply",
+    ),
 ]
 
 

@@ -1,1 +1,1 @@
-"""Aduan email ingest: signed RFC 822 message webhook -> aduan.raw.email."""
+"""Aduan email ingest: an IMAP mailbox (IDLE, polling fallback) and a signed webhook -> aduan.raw.email."""

@@ -1,8 +1,14 @@
 """An RFC 822 message and its translation to ``RawEmail``: pure functions over the stdlib ``email`` package.
 
-The text is the plain-text body (or the HTML body reduced to text). Binary attachments are not carried:
-the raw event can only reference an attachment by URL and this service stores no files, so they are
-listed (name, type, size) in ``raw.skipped_attachments`` and otherwise skipped.
+The text is the plain-text body (or the HTML body reduced to text). Attachment bytes are not carried:
+the raw event can only reference an attachment by URL and this service stores no files, so each one is
+listed (name, type, size, MIME section) in ``raw.skipped_attachments``; the bytes stay in the mailbox.
+
+Mail that is not a citizen's message is recognised here (``skip_reason``): auto-replies (RFC 3834
+``Auto-Submitted``, ``X-Autoreply``/``X-Autorespond``, ``Precedence: bulk|junk|auto_reply|list``) and
+bounces (``multipart/report`` delivery reports, mail from ``MAILER-DAEMON``/``postmaster``). A reply to
+one of our notifications (``In-Reply-To``/``References`` naming ``<aduan.{report_id}.{suffix}@{domain}>``,
+the notifier's Message-ID) is a follow-up of that report (``follow_up_of``).
 """
 
 from __future__ import annotations
@@ -28,11 +34,64 @@ MAX_LISTED_ATTACHMENTS = 50
 _EMAIL_ERRORS = (ValueError, TypeError, LookupError, AttributeError, AssertionError)
 
 
-def parse_email(body: bytes, now: datetime) -> RawEmail:
-    """A raw RFC 822 message -> ``RawEmail``. Raises ``PayloadError``/``ValidationError`` when bad."""
+# A Message-ID the notifier gives each message it sends: aduan.<report id>.<suffix>@<domain>.
+_NOTIFICATION_ID = re.compile(
+    r"<aduan\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[^@<>\s]+@[^<>\s]+>",
+    re.IGNORECASE,
+)
+_AUTO_PRECEDENCE = frozenset({"bulk", "junk", "auto_reply", "list"})
+_BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
+
+
+def read_message(body: bytes) -> EmailMessage:
+    """Parse raw bytes as an RFC 822 message. Raises ``PayloadError`` for an empty body."""
     if not body.strip():
         raise PayloadError("empty message")
-    msg = BytesParser(policy=policy.default).parsebytes(body)
+    return BytesParser(policy=policy.default).parsebytes(body)
+
+
+def parse_email(body: bytes, now: datetime) -> RawEmail:
+    """A raw RFC 822 message -> ``RawEmail``. Raises ``PayloadError``/``ValidationError`` when bad, and
+    ``PayloadError`` for an auto-reply or bounce (not a citizen's message)."""
+    msg = read_message(body)
+    reason = skip_reason(msg)
+    if reason is not None:
+        raise PayloadError(f"not a report: {reason}")
+    return to_raw(msg, now)
+
+
+def skip_reason(msg: EmailMessage) -> str | None:
+    """Why this message is not a citizen's message (an auto-reply or a bounce), or None."""
+    auto = (header_text(msg, "Auto-Submitted") or "no").split(";")[0].strip().lower()
+    if auto != "no":
+        return f"auto-reply (Auto-Submitted: {auto[:50]})"
+    for name in ("X-Autoreply", "X-Autorespond"):
+        if header_text(msg, name):
+            return f"auto-reply ({name})"
+    precedence = (header_text(msg, "Precedence") or "").strip().lower()
+    if precedence in _AUTO_PRECEDENCE:
+        return f"auto-reply (Precedence: {precedence})"
+    if msg.get_content_type() == "multipart/report":
+        return "bounce (multipart/report)"
+    reporter = sender(msg)
+    local = (reporter.email or "").split("@")[0].lower() if reporter else ""
+    if local in _BOUNCE_SENDERS:
+        return f"bounce (from {local})"
+    return None
+
+
+def follow_up_of(msg: EmailMessage) -> str | None:
+    """The report a reply follows up: the id in the newest of our notification Message-IDs it names
+    (``In-Reply-To`` first, then ``References`` from last to first)."""
+    for name in ("In-Reply-To", "References"):
+        found = _NOTIFICATION_ID.findall(header_text(msg, name) or "")
+        if found:
+            return str(found[-1]).lower()
+    return None
+
+
+def to_raw(msg: EmailMessage, now: datetime, extra: dict[str, Any] | None = None) -> RawEmail:
+    """A parsed message -> ``RawEmail``; ``extra`` is added to ``raw`` (e.g. where the mail was read)."""
     message_id = message_id_of(msg)
     subject = header_text(msg, "Subject")
     text = body_text(msg) or subject or ""
@@ -43,6 +102,7 @@ def parse_email(body: bytes, now: datetime) -> RawEmail:
     }
     if len(text) > MAX_TEXT:
         raw["text_truncated_from"] = len(text)
+    raw.update(extra or {})
     return RawEmail(
         channel_message_id=message_id,
         received_at=sent_at(msg, now),
@@ -50,6 +110,7 @@ def parse_email(body: bytes, now: datetime) -> RawEmail:
         subject_line=subject[:MAX_SHORT] if subject else None,
         reporter=sender(msg),
         raw=raw,
+        follow_up_of=follow_up_of(msg),
     )
 
 
@@ -226,20 +287,35 @@ def raw_headers(msg: EmailMessage) -> list[list[str]]:
 
 
 def skipped_attachments(msg: EmailMessage) -> list[dict[str, Any]]:
-    """Name, type and size of each attachment this service does not carry."""
+    """Name, type, decoded size and IMAP section (``BODY[<section>]``) of each attachment, whose bytes
+    this service does not carry."""
     out: list[dict[str, Any]] = []
     try:
-        for part in msg.iter_attachments():
+        for section, part in leaf_parts(msg):
             if len(out) >= MAX_LISTED_ATTACHMENTS:
                 break
+            if not part.is_attachment() and part.get_content_maintype() in ("text", "multipart"):
+                continue
             payload = part.get_payload(decode=True)
             out.append(
                 {
                     "filename": (part.get_filename() or "")[:MAX_SHORT] or None,
                     "content_type": part.get_content_type(),
                     "size": len(payload) if isinstance(payload, bytes) else None,
+                    "section": section,
                 }
             )
     except _EMAIL_ERRORS:
         pass
+    return out
+
+
+def leaf_parts(msg: EmailMessage, prefix: str = "") -> list[tuple[str, EmailMessage]]:
+    """Every non-multipart part with its IMAP section number ("1", "2.1", ...; RFC 3501 6.4.5)."""
+    if not msg.is_multipart():
+        return [(prefix or "1", msg)]
+    out: list[tuple[str, EmailMessage]] = []
+    for i, part in enumerate(msg.iter_parts(), start=1):
+        if isinstance(part, EmailMessage):
+            out.extend(leaf_parts(part, f"{prefix}.{i}" if prefix else str(i)))
     return out

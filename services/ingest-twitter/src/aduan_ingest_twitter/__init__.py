@@ -1,1 +1,1 @@
-"""Aduan Twitter/X ingest: signed X API v2 tweet webhook -> aduan.raw.twitter."""
+"""Aduan X (Twitter) ingest: filtered stream, mentions timeline and signed webhook -> aduan.raw.twitter."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -53,6 +53,11 @@ class NoteTweet(_Wire):
     text: Annotated[str, Field(max_length=MAX_TEXT)]
 
 
+class ReferencedTweet(_Wire):
+    type: Short  # retweeted | quoted | replied_to
+    id: XId
+
+
 class Tweet(_Wire):
     id: XId
     text: Annotated[str, Field(max_length=MAX_TEXT)]
@@ -61,6 +66,9 @@ class Tweet(_Wire):
     geo: TweetGeo | None = None
     attachments: TweetAttachments | None = None
     note_tweet: NoteTweet | None = None  # the full text of a tweet longer than 280 characters
+    conversation_id: XId | None = None
+    in_reply_to_user_id: XId | None = None
+    referenced_tweets: list[ReferencedTweet] = Field(default_factory=list, max_length=MAX_INCLUDES)
 
 
 class User(_Wire):
@@ -132,10 +140,67 @@ def attachments(tweet: Tweet, includes: Includes) -> list[Attachment]:
     return out
 
 
+def ignore_reason(payload: TweetPayload, own_ids: frozenset[str]) -> str | None:
+    """Why a tweet is not a report: a retweet (its text is someone else's), or a tweet of the city's own
+    accounts (announcements and the city's replies to citizens). None for a citizen's tweet."""
+    if any(ref.type == "retweeted" for ref in payload.data.referenced_tweets):
+        return "retweet"
+    if payload.data.author_id is not None and payload.data.author_id in own_ids:
+        return "the city's own tweet"
+    return None
+
+
+def read_payload(body: bytes) -> tuple[dict[str, Any], TweetPayload]:
+    """Decode and validate one tweet payload. Raises ``PayloadError``/``ValidationError`` when bad."""
+    original = json_object(body)
+    return original, TweetPayload.model_validate(original)
+
+
+def timeline_payloads(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """A timeline page (``data`` = many tweets, one shared ``includes``) -> one stream-shaped payload per
+    tweet, each with only the users, media and places that tweet refers to."""
+    includes = _dict(page.get("includes"))
+    tweets = _list(page.get("data"))
+
+    def by(kind: str, key: str) -> dict[str, Any]:
+        return {str(i.get(key)): i for i in _list(includes.get(kind)) if isinstance(i, dict)}
+
+    users, media, places = by("users", "id"), by("media", "media_key"), by("places", "id")
+    out = []
+    for t in tweets:
+        if not isinstance(t, dict):
+            out.append({"data": t})  # refused by the parser, with the reason
+            continue
+        keys = _dict(t.get("attachments")).get("media_keys")
+        place, author_id = _dict(t.get("geo")).get("place_id"), t.get("author_id")
+        own: dict[str, Any] = {
+            "users": [users[author_id]] if isinstance(author_id, str) and author_id in users else [],
+            "media": [media[k] for k in keys if isinstance(k, str) and k in media]
+            if isinstance(keys, list)
+            else [],
+            "places": [places[place]] if isinstance(place, str) and place in places else [],
+        }
+        out.append({"data": t, "includes": own})
+    return out
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def parse_tweet(body: bytes, now: datetime) -> RawTwitter:
     """An X API v2 tweet payload -> ``RawTwitter``. Raises ``PayloadError``/``ValidationError`` when bad."""
-    original = json_object(body)
-    p = TweetPayload.model_validate(original)
+    original, p = read_payload(body)
+    return to_raw(original, p, now)
+
+
+def to_raw(original: dict[str, Any], p: TweetPayload, now: datetime) -> RawTwitter:
+    """A validated payload -> ``RawTwitter``; ``original`` (conversation and reply ids included) is kept
+    whole in ``raw``."""
     tweet = p.data
     return RawTwitter(
         channel_message_id=tweet.id,
