@@ -176,7 +176,7 @@ class Intake:
     async def open(self) -> None:
         s = self.settings
         self._outbox = await Outbox.open(
-            s.outbox_dir / f"{self.channel}.sqlite3",
+            s.outbox_dir / f"{s.common.topic_prefix.replace('/', '_')}{self.channel}.sqlite3",
             max_records=s.outbox_max_records,
             max_bytes=s.outbox_max_bytes,
             done_retention_s=max(3_600.0, 10 * s.fragment_wait_s),

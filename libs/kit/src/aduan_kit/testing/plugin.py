@@ -113,4 +113,3 @@ def common(kafka_bootstrap: str, mongodb_url: str) -> CommonSettings:
         topic_prefix=f"t{tag}.",
         city_dir=CITY_DIR,
     ).model_copy(update={f"kafka_{k}": v for k, v in consumer_timings().items()})
-
