@@ -76,15 +76,15 @@ async def test_restart_mid_work_loses_and_doubles_nothing(
 ) -> None:
     """Reports accepted while the broker hangs survive the adapter's restart; a re-delivery (same Qlue
     id) before and after it stays one record. Fails if the outbox file is not reopened (``:memory:``)."""
-    first, second = report("QLU-r1"), report("QLU-r2")
+    first, second, third = report("QLU-r1"), report("QLU-r2"), report("QLU-r3")
     await assert_restart_keeps_outbox(
         own_broker,
         common,
         "qlue",
         lambda c: service(c, outbox_dir=tmp_path),
-        before=[(first, signed(first)), (first, signed(first))],
+        before=[(first, signed(first)), (first, signed(first)), (third, signed(third))],
         after=[(second, signed(second)), (first, signed(first))],
-        expected_keys=["QLU-r1", "QLU-r2"],
+        expected_keys=["QLU-r1", "QLU-r2", "QLU-r3"],
     )
 
 
