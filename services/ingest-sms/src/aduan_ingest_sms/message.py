@@ -29,7 +29,8 @@ class Concat(BaseModel):
 
 
 class SmsPayload(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
+    # No stripping: a part of a long message may end or begin with the space between two words.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
     sender: Annotated[str, Field(alias="from", min_length=1, max_length=40)]
