@@ -59,7 +59,7 @@ async def test_signed_sms_is_published_with_the_sender_in_e164(
 
 async def test_parts_are_published_once_as_one_message(common: CommonSettings, tmp_path: Path) -> None:
     """Two parts (the second re-delivered) -> one record under the first part's id.
-    Fails if the kit publishes each part (``_accept_fragment`` replaced by ``accept``)."""
+    Fails if the outbox's fragments lose their primary key (the re-delivered part is stored twice)."""
     await create_all_topics(common)
     app = service(common, outbox_dir=tmp_path)
     bodies = [part(2, "di depan pasar"), part(2, "di depan pasar"), part(1, "Sampah menumpuk ")]
