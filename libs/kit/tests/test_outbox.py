@@ -8,6 +8,7 @@ dropping ``UNIQUE (topic, key)`` makes ``test_a_pending_key_is_not_added_twice``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -128,4 +129,14 @@ async def test_a_part_seen_again_after_its_group_is_published_is_a_duplicate(tmp
     await box.remove(await box.peek(10))
     assert await box.add_fragment("g1", 1, 2, b"one", joined) == "duplicate"
     assert await box.peek(10) == []
+    await box.close()
+
+
+async def test_concurrent_appends_share_a_transaction_and_each_gets_its_answer(tmp_path: Path) -> None:
+    """Group commit: fails if one full record fails the whole batch (``_write_batch`` raising)."""
+    box = await open_box(tmp_path, max_records=3)
+    results = await asyncio.gather(*(box.append(record(f"c{i}")) for i in range(5)), return_exceptions=True)
+    assert results[:3] == [True, True, True]
+    assert all(isinstance(r, OutboxFull) for r in results[3:])
+    assert [r.key for r in await box.peek(10)] == ["c0", "c1", "c2"]
     await box.close()

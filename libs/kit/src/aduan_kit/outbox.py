@@ -115,6 +115,8 @@ class Outbox:
         self.count = 0  # records and fragments held (the capacity counts)
         self.bytes = 0
         self.added = asyncio.Event()  # set when a record was added: wakes the relay
+        self._waiting: list[tuple[Record, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -171,15 +173,52 @@ class Outbox:
         return bool(cur.rowcount)
 
     async def append(self, rec: Record) -> bool:
-        """Store ``rec`` durably. False if the same (topic, key) is already pending. Raises ``OutboxFull``."""
+        """Store ``rec`` durably. False if the same (topic, key) is already pending. Raises ``OutboxFull``.
 
-        def write() -> bool:
-            self._room_for(rec.size)
-            return self._insert(rec)
-
-        added = await self._run(write)
+        Group commit: appends that arrive while a write is on disk are written together in the next
+        transaction (one fsync for all), so concurrent requests share the flush instead of queueing
+        behind one fsync each."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rec, fut))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        added = await fut
         self.added.set()
         return added
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                results = await self._run(self._write_batch, [r for r, _ in batch])
+            except BaseException as e:  # the whole transaction failed: every caller of it hears so
+                results = [e] * len(batch)
+            for (_, fut), result in zip(batch, results, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
+
+    def _write_batch(self, records: list[Record]) -> list[bool | BaseException]:
+        assert self._db is not None
+        out: list[bool | BaseException] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for rec in records:
+                try:
+                    self._room_for(rec.size)
+                except OutboxFull as e:
+                    out.append(e)
+                    continue
+                out.append(self._insert(rec))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._recount()
+            raise
+        return out
 
     async def add_fragment(self, group: str, index: int, total: int, body: bytes, assemble: Assemble) -> str:
         """Store one part of a group. Returns what happened: ``held`` (waiting for more parts),
