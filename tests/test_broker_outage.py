@@ -139,6 +139,11 @@ async def test_adapter_killed_during_the_outage_publishes_what_it_accepted_after
     with adapter(c, tmp_path / "outbox", port, tmp_path / "first.log") as first:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             accepted += [await post(client, n) for n in range(5)]
+
+            async def published_all() -> bool:
+                return await outbox_records(client) == 0
+
+            await eventually(published_all, timeout=30, interval=0.2)
             own_broker.pause()
             accepted += [await post(client, n) for n in range(5, 25)]
         first.kill()  # kill -9: no shutdown, whatever was in flight stays where it was
@@ -147,6 +152,9 @@ async def test_adapter_killed_during_the_outage_publishes_what_it_accepted_after
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             accepted += [await post(client, n) for n in range(25, 35)]
             assert (await client.get("/readyz")).status_code == 503
+            assert await outbox_records(client) == 30  # 20 from before the kill, 10 since
+            # The age shows the wait although this process never reached the broker (the alert's input).
+            await eventually(lambda: _oldest_age(client), timeout=10)
             own_broker.resume()
 
             async def drained() -> bool:
@@ -155,6 +163,13 @@ async def test_adapter_killed_during_the_outage_publishes_what_it_accepted_after
             await eventually(drained, timeout=90, interval=0.5)
             await eventually(lambda: _ready(client), timeout=30)
     assert_exactly_once(accepted, await published_ids(c, len(accepted)))
+
+
+async def _oldest_age(client: httpx.AsyncClient) -> bool:
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith('aduan_ingest_outbox_oldest_age_seconds{channel="qlue"}'):
+            return float(line.split()[-1]) > 1.0
+    return False
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:

@@ -197,7 +197,9 @@ class Intake:
 
     async def accept(self, raw: RawReport) -> bool:
         """Store ``raw`` durably; False if already waiting. Raises ``OutboxFull``, ``RecordTooLarge``."""
-        return await self.outbox.append(self.encode(raw))
+        added = await self.outbox.append(self.encode(raw))
+        self.count_held()
+        return added
 
     def _assemble_record(self, parts: dict[int, bytes], total: int, complete: bool) -> Record:
         assert self._assemble is not None
@@ -208,7 +210,14 @@ class Intake:
         if self._assemble is None:
             raise RuntimeError(f"{self.channel}: a parser returned a Fragment but no assemble was given")
         f = fragment
-        return await self.outbox.add_fragment(f.group, f.index, f.total, f.body, self._assemble_record)
+        outcome = await self.outbox.add_fragment(f.group, f.index, f.total, f.body, self._assemble_record)
+        self.count_held()
+        return outcome
+
+    def count_held(self) -> None:
+        """Outbox depth and size from the in-memory counts (the age needs a query: ``observe``)."""
+        metrics.INGEST_OUTBOX_RECORDS.labels(self.channel).set(self.outbox.count)
+        metrics.INGEST_OUTBOX_BYTES.labels(self.channel).set(self.outbox.bytes)
 
     async def ready(self) -> bool:
         return self.outbox.count <= self.settings.outbox_ready_max_records
@@ -220,8 +229,10 @@ class Intake:
         latency = metrics.INGEST_PUBLISH_SECONDS.labels(channel)
         backoff = RELAY_BACKOFF_S[0]
         swept = 0.0
-        await self.observe()
-        await rt.broker_connected.wait()
+        while not rt.broker_connected.is_set():  # keep the age metric true while the broker is away
+            await self.observe()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rt.broker_connected.wait(), RELAY_IDLE_S)
         while True:
             if self._assemble is not None and time.monotonic() - swept >= RELAY_IDLE_S:
                 swept = time.monotonic()
