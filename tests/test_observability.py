@@ -149,12 +149,11 @@ def compose_doc() -> dict[str, Any]:
 
 
 def compose_app_services() -> dict[str, dict[str, Any]]:
-    """Compose services built from a service folder's Dockerfile (infrastructure left out)."""
+    """Compose services built from the one service image definition (infrastructure left out)."""
     return {
         name: spec
         for name, spec in compose_doc()["services"].items()
-        if isinstance(spec.get("build"), dict)
-        and str(spec["build"].get("dockerfile", "")).startswith("services/")
+        if isinstance(spec.get("build"), dict) and spec["build"].get("dockerfile") == "deploy/Dockerfile"
     }
 
 
@@ -254,8 +253,12 @@ def test_helm_values_list_exactly_the_services() -> None:
 
 def test_compose_services_are_built_and_checked_alike() -> None:
     for name, spec in compose_app_services().items():
-        assert spec["build"] == {"context": "..", "dockerfile": f"services/{name}/Dockerfile"}, name
-        assert (REPO / "services" / name / "Dockerfile").is_file(), f"services/{name}/Dockerfile missing"
+        assert spec["build"] == {
+            "context": "..",
+            "dockerfile": "deploy/Dockerfile",
+            "args": {"SERVICE": name},
+        }, name
+        assert (REPO / "services" / name / "pyproject.toml").is_file(), f"services/{name} missing"
         port = compose_port(name, spec)
         prefix = "ADUAN_" + name.upper().replace("-", "_") + "_"
         assert spec["environment"][prefix + "HOST"] == "0.0.0.0", name
@@ -265,7 +268,7 @@ def test_compose_services_are_built_and_checked_alike() -> None:
         assert spec["depends_on"]["kafka"]["condition"] == "service_healthy", name
 
 
-def test_ports_agree_across_compose_helm_prometheus_and_dockerfiles() -> None:
+def test_ports_agree_across_compose_helm_prometheus_and_the_image() -> None:
     compose_ports = {name: compose_port(name, spec) for name, spec in compose_app_services().items()}
     helm_ports = {s["name"]: int(s["port"]) for s in helm_services()}
     assert compose_ports == helm_ports
@@ -278,13 +281,10 @@ def test_ports_agree_across_compose_helm_prometheus_and_dockerfiles() -> None:
     }
     assert scraped == {f"{name}:{port}": name for name, port in compose_ports.items()}
 
-    for name, port in compose_ports.items():
-        dockerfile = REPO / "services" / name / "Dockerfile"
-        if dockerfile.is_file():
-            exposed = re.findall(r"^EXPOSE\s+(\d+)", dockerfile.read_text(), flags=re.M)
-            assert exposed in ([], [str(port)]), (
-                f"{dockerfile.relative_to(REPO)} exposes {exposed}, not {port}"
-            )
+    # The one image runs ``aduan-<service>``: every service must install that command.
+    for name in compose_ports:
+        assert f"aduan-{name} = " in (REPO / "services" / name / "pyproject.toml").read_text(), name
+    assert not list((REPO / "services").glob("*/Dockerfile")), "one image definition: deploy/Dockerfile"
 
 
 def test_compose_topics_init_runs_the_cli_from_the_tools_image() -> None:

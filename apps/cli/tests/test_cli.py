@@ -139,13 +139,19 @@ def test_stack_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path, bo
         text = "".join(output)
         assert "ready in" in text, text
         assert time.monotonic() - started < 60
-        for part in ("kafka", "mongodb", "ingest-qlue", "normalizer", "router", "sla-monitor", "notifier"):
+        parts = ("kafka", "mongodb", "normalizer", "router", "sla-monitor", "notifier")
+        adapters = ("ingest-qlue", "ingest-twitter", "ingest-email", "ingest-sms", "ingest-open311")
+        for part in (*parts, *adapters):
             assert part in text
+        assert "POST /requests.json" in text
+        for adapter in ("ingest-qlue", "ingest-sms", "ingest-open311"):  # one durable outbox each
+            assert (tmp_path / "outbox" / adapter).is_dir(), adapter
+        assert "ADUAN_INGEST_OPEN311_DEV_API_KEY=" in (tmp_path / "secrets.env").read_text()
         assert "GPS geocoding on" in text
         assert (tmp_path / "secrets.env").stat().st_mode & 0o077 == 0
         assert "ADUAN_ROUTER_OPERATOR_TOKEN=" in (tmp_path / "secrets.env").read_text()  # operator API on
         assert (tmp_path / "mongodb").is_dir()
-        ports = [kafka, mongo, 8101, 8102, 8103, 8111, 8112, 8113, 8114]
+        ports = [kafka, mongo, 8101, 8102, 8103, 8104, 8105, 8111, 8112, 8113, 8114]
         assert all(port_open(p) for p in ports)
     finally:
         proc.send_signal(signal.SIGINT)

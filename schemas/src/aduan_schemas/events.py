@@ -68,6 +68,9 @@ class Attachment(Part):
     media_type: ShortText | None = None
 
 
+LocationFlag = Literal["zero", "outside_city"]
+
+
 class RawReport(Event):
     """A report as the channel gave it (``aduan.raw.<channel>``); key = ``channel_message_id``."""
 
@@ -88,6 +91,11 @@ class RawReport(Event):
     follow_up_of: ReportId | None = Field(
         default=None,
         description="The report this message follows up (e.g. a citizen's reply to one of our notifications)",
+    )
+    location_flag: LocationFlag | None = Field(
+        default=None,
+        description="Set when the channel's coordinates are kept but cannot be trusted: zero (0,0: "
+        "no GPS fix) or outside_city (outside the city's bounding box or boundaries)",
     )
 
     def event_id(self) -> str:
@@ -110,8 +118,26 @@ class RawEmail(RawReport):
     subject_line: ShortText | None = None
 
 
-RawEvent = Annotated[RawQlue | RawTwitter | RawEmail, Field(discriminator="channel")]
-raw_report_adapter: TypeAdapter[RawQlue | RawTwitter | RawEmail] = TypeAdapter(RawEvent)
+class RawSms(RawReport):
+    """An inbound SMS (reassembled when it came in parts); ``reporter.phone`` is the sender (E.164)."""
+
+    channel: Literal["sms"] = "sms"
+    to_number: ShortText | None = Field(default=None, description="The city's number the SMS was sent to")
+    parts: int = Field(default=1, ge=1, le=255, description="Parts of a concatenated SMS that arrived")
+    parts_expected: int = Field(default=1, ge=1, le=255, description="Parts the message announced")
+
+
+class RawOpen311(RawReport):
+    """A GeoReport v2 service request (web forms, walk-in desks, third-party apps)."""
+
+    channel: Literal["open311"] = "open311"
+    service_code: ShortText = Field(description="The Open311 service code (a category of categories.yaml)")
+    client: ShortText | None = Field(default=None, description="Name of the API key's client application")
+
+
+RawChannels = RawQlue | RawTwitter | RawEmail | RawSms | RawOpen311
+RawEvent = Annotated[RawChannels, Field(discriminator="channel")]
+raw_report_adapter: TypeAdapter[RawChannels] = TypeAdapter(RawEvent)
 
 
 class Area(Part):

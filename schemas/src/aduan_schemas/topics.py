@@ -21,7 +21,9 @@ from aduan_schemas.events import (
     NormalizedReport,
     Notification,
     RawEmail,
+    RawOpen311,
     RawQlue,
+    RawSms,
     RawTwitter,
     RoutedReport,
     SlaEvent,
@@ -41,7 +43,13 @@ class Topic:
     description: str
 
 
-RAW_MODELS: dict[str, type[Event]] = {"twitter": RawTwitter, "email": RawEmail, "qlue": RawQlue}
+RAW_MODELS: dict[str, type[Event]] = {
+    "twitter": RawTwitter,
+    "email": RawEmail,
+    "qlue": RawQlue,
+    "sms": RawSms,
+    "open311": RawOpen311,
+}
 CHANNELS: tuple[str, ...] = tuple(RAW_MODELS)
 
 RAW_TOPICS: dict[str, Topic] = {

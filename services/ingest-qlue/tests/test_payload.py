@@ -71,8 +71,9 @@ def test_category_is_kept_verbatim() -> None:
     assert parse(qlue(category="Parkir Liar ")).category_hint == "Parkir Liar"
 
 
-def test_zero_zero_means_no_gps_fix() -> None:
-    assert parse(qlue(lat=0, lng=0)).location is None
+def test_zero_zero_is_kept_for_the_kit_to_flag() -> None:
+    r = parse(qlue(lat=0, lng=0))
+    assert r.location is not None and (r.location.lat, r.location.lon) == (0, 0)
 
 
 def test_half_a_location_is_rejected() -> None:

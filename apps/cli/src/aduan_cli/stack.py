@@ -226,8 +226,15 @@ class Stack:
             spec.env_name("host"): "127.0.0.1",
             **self.secrets(),
         }
+        fields = spec.settings.model_fields
         if self.config.boundaries is not None:
             env["ADUAN_NORMALIZER_BOUNDARIES_PATH"] = str(self.config.boundaries.resolve())
+            if "boundaries_path" in fields:  # an ingest adapter flags GPS points outside the city
+                env[spec.env_name("boundaries_path")] = str(self.config.boundaries.resolve())
+        if "outbox_dir" in fields:  # one durable outbox per worker process, kept across restarts
+            env[spec.env_name("outbox_dir")] = str(
+                (self.config.data_dir / "outbox" / (instance or spec.name)).resolve()
+            )
         env.update(self.config.extra_env)
         return env
 
@@ -309,6 +316,8 @@ class Stack:
         )
         for name, svc in self.services.items():
             note = "POST /v1/reports" if svc.spec.name.startswith("ingest-") else ""
+            if svc.spec.name == "ingest-open311":
+                note = "POST /requests.json, GET /services.json"
             if svc.spec.name == "sla-monitor":
                 note = "GET /v1/cases/{report_id}, /open311/v2/*.json, /laporan/{report_id}"
             rows.append((name, svc.url, note))

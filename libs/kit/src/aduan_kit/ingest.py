@@ -1,24 +1,38 @@
-"""Ingest plumbing shared by every channel adapter: a signed webhook that publishes one raw event.
+"""Ingest plumbing shared by every channel adapter: accept a report durably, then publish it.
 
-A channel service supplies only a pure parser ``parse(body, now) -> Raw<Channel>`` and its settings
+A webhook channel supplies only a pure parser ``parse(body, now) -> Raw<Channel>`` and its settings
 (a subclass of ``IngestSettings``); ``ingest_service`` does the rest:
 
 ``POST /v1/reports``
     body at most ``max_body_bytes`` (413) -> HMAC signature of ``aduan_kit.signing`` (401) ->
-    ``parse`` (422) -> publish to ``aduan.raw.<channel>`` keyed by the channel's message id, waiting for
-    the broker's acknowledgement at most ``publish_timeout_s`` (503 with ``Retry-After``) -> 202.
+    ``parse`` (422) -> the encoded record is written to the adapter's durable outbox
+    (``aduan_kit.outbox``; 503 with ``Retry-After`` when it is full) -> 202.
 
-Nothing is published unless every check passed, and a 202 means the broker acknowledged the record, so a
-sender that retries until it gets 202 never loses a report. A retry after a 503 may publish the record a
-second time: raw events are keyed by the channel's message id and downstream consumers deduplicate.
+A relay task publishes the outbox to ``aduan.raw.<channel>`` (keyed by the channel's message id) in
+acceptance order and forgets each record once the broker acknowledged it. So a 202 survives a broker
+outage, a crash (kill -9) and a restart of the adapter; the adapter serves HTTP before the broker
+answers. Delivery is at least once: a record whose acknowledgement was lost is sent again with the same
+key and CloudEvents id, which downstream consumers deduplicate.
+
+A channel whose messages arrive in parts (concatenated SMS) returns a ``Fragment`` from ``parse`` and
+gives ``assemble``: the parts wait in the outbox until the set is complete, or ``fragment_wait_s``
+passed (then what arrived is published, flagged by the channel as incomplete).
+
+Channels with another wire protocol (Open311) use ``intake_service`` with routers of their own and call
+``Intake.accept``. ``publish`` (direct, waiting for the acknowledgement) remains for pulling adapters
+that checkpoint after the broker's acknowledgement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -26,10 +40,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from aduan_kit import metrics
+from aduan_kit import cloudevents, metrics
+from aduan_kit.cityarea import CityBox, bbox_of_geojson, location_flag, parse_bbox
 from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit
 from aduan_kit.logs import get_logger
+from aduan_kit.outbox import Outbox, OutboxFull, Record
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import ServiceSettings
 from aduan_kit.signing import DEFAULT_TOLERANCE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
@@ -43,11 +59,30 @@ REPORTS_PATH = "/v1/reports"
 RETRY_AFTER_S = 5
 MAX_REASON_ERRORS = 5
 MIN_SECRET_LENGTH = 16
+RELAY_IDLE_S = 1.0  # the relay looks at the outbox at least this often (also expires fragment groups)
+RELAY_BACKOFF_S = (0.2, 5.0)  # first and longest wait after a failed publish
 
-ChannelParser = Callable[[bytes, datetime], RawReport]
-"""A channel's pure payload parser: request body and the time of receipt -> its raw event.
+
+@dataclass(frozen=True)
+class Fragment:
+    """One part of a message that arrives in several requests. ``group`` names the set (unique per
+    sender and message), ``index`` is 1-based, ``body`` is the part as the channel's ``assemble`` reads
+    it back; ``message_id`` is the part's own id (answered to the sender)."""
+
+    group: str
+    index: int
+    total: int
+    body: bytes
+    message_id: str
+
+
+ChannelParser = Callable[[bytes, datetime], RawReport | Fragment]
+"""A channel's pure payload parser: request body and the time of receipt -> its raw event (or a part).
 
 Raises ``PayloadError`` (or pydantic's ``ValidationError``) with a readable reason for bad input."""
+
+Assembler = Callable[[dict[int, bytes], int, bool], RawReport]
+"""Parts by number, the announced total, and whether the set is complete -> the one raw event."""
 
 
 class PayloadError(ValueError):
@@ -58,15 +93,56 @@ class PublishFailed(Exception):
     """The broker did not acknowledge the record in time; the sender should retry."""
 
 
-class IngestSettings(ServiceSettings):
-    """Settings every ingest service shares. Subclasses set ``env_prefix`` (``ADUAN_INGEST_<CHANNEL>_``)."""
+class RecordTooLarge(ValueError):
+    pass
+
+
+class IntakeSettings(ServiceSettings):
+    """Settings of every adapter that accepts reports over HTTP. Subclasses set ``env_prefix``."""
+
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1_024)
+    publish_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    outbox_dir: Path = Field(
+        default=Path(".aduan-outbox"),
+        description="Directory of the durable outbox (<channel>.sqlite3); a persistent volume in production",
+    )
+    outbox_max_records: int = Field(default=100_000, ge=1)
+    outbox_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
+    outbox_ready_max_records: int = Field(
+        default=10_000, ge=1, description="/readyz answers 503 while more records wait than this"
+    )
+    relay_batch_records: int = Field(default=500, ge=1, le=10_000)
+    fragment_wait_s: float = Field(default=120.0, gt=0, le=86_400)
+    city_bbox: str | None = Field(
+        default=None, description="south,west,north,east: GPS points outside are flagged outside_city"
+    )
+    boundaries_path: Path | None = Field(
+        default=None,
+        description="Kelurahan boundaries GeoJSON: its extent is the box when city_bbox is unset",
+    )
+
+    @field_validator("city_bbox")
+    @classmethod
+    def _bbox(cls, value: str | None) -> str | None:
+        if value:
+            parse_bbox(value)
+        return value or None
+
+    def city_box(self) -> CityBox | None:
+        if self.city_bbox:
+            return parse_bbox(self.city_bbox)
+        if self.boundaries_path is not None:
+            return bbox_of_geojson(self.boundaries_path)
+        return None
+
+
+class IngestSettings(IntakeSettings):
+    """Settings every signed-webhook adapter shares (``ADUAN_INGEST_<CHANNEL>_``)."""
 
     webhook_secret: SecretStr = Field(
         description="HMAC key of the X-Aduan-Signature header (required, no default)"
     )
     signature_tolerance_s: int = Field(default=DEFAULT_TOLERANCE_S, ge=1, le=3_600)
-    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1_024)
-    publish_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("webhook_secret")
     @classmethod
@@ -74,6 +150,137 @@ class IngestSettings(ServiceSettings):
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+
+class Intake:
+    """Accepts a channel's reports into its outbox and relays the outbox to the broker."""
+
+    def __init__(
+        self, name: str, channel: str, settings: IntakeSettings, assemble: Assembler | None = None
+    ) -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: add it to the topic registry first")
+        self.channel = channel
+        self.settings = settings
+        self.source = f"/aduan/{name}"
+        self.topic = settings.common.topics.raw(channel)
+        self._assemble = assemble
+        self._outbox: Outbox | None = None
+        self.city_box = settings.city_box()
+
+    @property
+    def outbox(self) -> Outbox:
+        assert self._outbox is not None, "the intake is opened by the service's lifespan"
+        return self._outbox
+
+    async def open(self) -> None:
+        s = self.settings
+        self._outbox = await Outbox.open(
+            s.outbox_dir / f"{s.common.topic_prefix.replace('/', '_')}{self.channel}.sqlite3",
+            max_records=s.outbox_max_records,
+            max_bytes=s.outbox_max_bytes,
+            done_retention_s=max(3_600.0, 10 * s.fragment_wait_s),
+        )
+        log.info("outbox opened", channel=self.channel, pending=self._outbox.count)
+
+    async def close(self) -> None:
+        if self._outbox is not None:
+            await self._outbox.close()
+
+    def encode(self, raw: RawReport) -> Record:
+        if raw.location_flag is None and raw.location is not None:
+            raw.location_flag = location_flag(raw.location, self.city_box)  # flagged, never dropped
+        value, headers = cloudevents.encode(raw, self.source)
+        if len(value) > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"report exceeds {MAX_RECORD_BYTES} bytes once encoded")
+        return Record(self.topic, raw.channel_message_id, headers, value, time.time())
+
+    async def accept(self, raw: RawReport) -> bool:
+        """Store ``raw`` durably; False if already waiting. Raises ``OutboxFull``, ``RecordTooLarge``."""
+        added = await self.outbox.append(self.encode(raw))
+        self.count_held()
+        return added
+
+    def _assemble_record(self, parts: dict[int, bytes], total: int, complete: bool) -> Record:
+        assert self._assemble is not None
+        return self.encode(self._assemble(parts, total, complete))
+
+    async def accept_fragment(self, fragment: Fragment) -> str:
+        """Store one part (see ``Outbox.add_fragment`` for the outcomes). Raises ``OutboxFull``."""
+        if self._assemble is None:
+            raise RuntimeError(f"{self.channel}: a parser returned a Fragment but no assemble was given")
+        f = fragment
+        outcome = await self.outbox.add_fragment(f.group, f.index, f.total, f.body, self._assemble_record)
+        self.count_held()
+        return outcome
+
+    def count_held(self) -> None:
+        """Outbox depth and size from the in-memory counts (the age needs a query: ``observe``)."""
+        metrics.INGEST_OUTBOX_RECORDS.labels(self.channel).set(self.outbox.count)
+        metrics.INGEST_OUTBOX_BYTES.labels(self.channel).set(self.outbox.bytes)
+
+    async def ready(self) -> bool:
+        return self.outbox.count <= self.settings.outbox_ready_max_records
+
+    async def relay(self, rt: Runtime) -> None:
+        """Publish the outbox in acceptance order, forever. A failed batch is sent again after a pause."""
+        box, channel = self.outbox, self.channel
+        published = metrics.INGEST_PUBLISHED.labels(channel)
+        latency = metrics.INGEST_PUBLISH_SECONDS.labels(channel)
+        backoff = RELAY_BACKOFF_S[0]
+        swept = 0.0
+        while not rt.broker_connected.is_set():  # keep the age metric true while the broker is away
+            await self.observe()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rt.broker_connected.wait(), RELAY_IDLE_S)
+        while True:
+            if self._assemble is not None and time.monotonic() - swept >= RELAY_IDLE_S:
+                swept = time.monotonic()
+                await box.expire(self.settings.fragment_wait_s, self._assemble_record)
+            box.added.clear()
+            batch = await box.peek(self.settings.relay_batch_records)
+            if not batch:
+                await self.observe()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(box.added.wait(), RELAY_IDLE_S)
+                continue
+            try:
+                futures = [await rt.producer.send_encoded(r.topic, r.key, r.value, r.headers) for r in batch]
+                await _acknowledged(futures, self.settings.publish_timeout_s)
+            except (KafkaError, OSError, TimeoutError) as e:
+                log.warning("publishing the outbox failed, retrying", channel=channel, pending=box.count,
+                            error=repr(e))  # fmt: skip
+                await self.observe()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RELAY_BACKOFF_S[1])
+                continue
+            backoff = RELAY_BACKOFF_S[0]
+            await box.remove(batch)
+            now = time.time()
+            for r in batch:
+                latency.observe(max(now - r.accepted_at, 0.0))
+            published.inc(len(batch))
+            await self.observe()
+
+    async def observe(self) -> None:
+        stats = await self.outbox.stats()
+        metrics.INGEST_OUTBOX_RECORDS.labels(self.channel).set(stats.records)
+        metrics.INGEST_OUTBOX_BYTES.labels(self.channel).set(stats.bytes)
+        age = time.time() - stats.oldest_at if stats.oldest_at is not None else 0.0
+        metrics.INGEST_OUTBOX_AGE.labels(self.channel).set(max(age, 0.0))
+
+
+async def _acknowledged(futures: list[asyncio.Future[Any]], timeout_s: float) -> None:
+    """Wait for every acknowledgement; raise the first error, or ``TimeoutError`` if one is missing.
+    Each error is retrieved, so none is reported as lost when the relay sends the batch again."""
+    done, pending = await asyncio.wait(futures, timeout=timeout_s)
+    errors = [f.exception() for f in done if not f.cancelled() and f.exception() is not None]
+    if errors:
+        raise errors[0]  # type: ignore[misc]
+    if pending:
+        raise TimeoutError(
+            f"{len(pending)} of {len(futures)} records not acknowledged within {timeout_s:g} s"
+        )
 
 
 def json_object(body: bytes) -> dict[str, Any]:
@@ -122,17 +329,35 @@ async def publish(runtime: Runtime, channel: str, raw: RawReport, timeout_s: flo
         raise PublishFailed(f"broker error: {type(e).__name__}") from e
 
 
-def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings) -> APIRouter:
+def rejection(channel: str, status: int, outcome: str, reason: str, **headers: str) -> JSONResponse:
+    """Count, log (without the payload) and answer a refused report."""
+    metrics.INGEST_REQUESTS.labels(channel, outcome).inc()
+    log.warning("report rejected", channel=channel, outcome=outcome, status=status, reason=reason)
+    return JSONResponse({"detail": reason}, status_code=status, headers=headers or None)
+
+
+def outbox_full(channel: str, error: OutboxFull) -> JSONResponse:
+    return rejection(
+        channel, 503, "outbox_full", f"{error}; retry later", **{"Retry-After": str(RETRY_AFTER_S)}
+    )
+
+
+def accepted_body(raw: RawReport) -> dict[str, Any]:
+    return {
+        "status": "accepted",
+        "channel": raw.channel,
+        "channel_message_id": raw.channel_message_id,
+        "report_id": report_id(raw),  # the id the report will carry from here on; citizens can quote it
+    }
+
+
+def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings, intake: Intake) -> APIRouter:
     """``POST /v1/reports`` for one channel (see the module docstring for the checks and statuses)."""
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}: add it to the topic registry first")
     secret = settings.webhook_secret.get_secret_value()
     router = APIRouter(tags=["ingest"])
 
     def reject(status: int, outcome: str, reason: str) -> JSONResponse:
-        metrics.INGEST_REQUESTS.labels(channel, outcome).inc()
-        log.warning("report rejected", channel=channel, outcome=outcome, status=status, reason=reason)
-        return JSONResponse({"detail": reason}, status_code=status)
+        return rejection(channel, status, outcome, reason)
 
     @router.post(
         REPORTS_PATH,
@@ -142,7 +367,7 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings) 
             401: {"description": "missing, invalid or stale signature"},
             413: {"description": "body too large"},
             422: {"description": "malformed or invalid payload"},
-            503: {"description": "broker unavailable; retry after Retry-After seconds"},
+            503: {"description": "outbox full; retry after Retry-After seconds"},
         },
     )
     async def receive(request: Request) -> JSONResponse:
@@ -161,43 +386,86 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings) 
         except SignatureError as e:
             return reject(401, "unauthorized", str(e))
         try:
-            raw = parse(body, datetime.now(UTC))
-            size = len(raw.model_dump_json())
+            parsed = parse(body, datetime.now(UTC))
         except ValueError as e:  # PayloadError, ValidationError
             return reject(422, "invalid", describe_error(e))
-        if size > MAX_RECORD_BYTES:
-            return reject(413, "too_large", f"report exceeds {MAX_RECORD_BYTES} bytes once encoded")
         try:
-            await publish(request.app.state.runtime, channel, raw, settings.publish_timeout_s)
-        except PublishFailed as e:
-            metrics.INGEST_REQUESTS.labels(channel, "unavailable").inc()
-            log.error(
-                "report not published",
-                channel=channel,
-                reason=str(e),
-                channel_message_id=raw.channel_message_id,
-            )
-            return JSONResponse(
-                {"detail": f"{e}; retry later"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
-            )
-        metrics.INGEST_REQUESTS.labels(channel, "accepted").inc()
-        rid = report_id(raw)
-        log.info("report accepted", channel=channel, channel_message_id=raw.channel_message_id, report_id=rid)
-        return JSONResponse(
-            {
-                "status": "accepted",
-                "channel": channel,
-                "channel_message_id": raw.channel_message_id,
-                "report_id": rid,  # the id the report will carry from here on; citizens can quote it
-            },
-            status_code=202,
-        )
+            if isinstance(parsed, Fragment):
+                return await _accept_fragment(intake, parsed)
+            added = await intake.accept(parsed)
+        except RecordTooLarge as e:
+            return reject(413, "too_large", str(e))
+        except OutboxFull as e:
+            return outbox_full(channel, e)
+        metrics.INGEST_REQUESTS.labels(channel, "accepted" if added else "duplicate").inc()
+        body_out = accepted_body(parsed)
+        log.info("report accepted", channel=channel, channel_message_id=parsed.channel_message_id,
+                 report_id=body_out["report_id"], pending=intake.outbox.count)  # fmt: skip
+        return JSONResponse(body_out, status_code=202)
 
     return router
 
 
+async def _accept_fragment(intake: Intake, part: Fragment) -> JSONResponse:
+    outcome = await intake.accept_fragment(part)
+    metrics.INGEST_REQUESTS.labels(intake.channel, "part").inc()
+    log.info("message part accepted", channel=intake.channel, channel_message_id=part.message_id,
+             part=part.index, total=part.total, outcome=outcome)  # fmt: skip
+    return JSONResponse(
+        {
+            "status": "accepted",
+            "channel": intake.channel,
+            "channel_message_id": part.message_id,
+            "part": {"number": part.index, "of": part.total, "outcome": outcome},
+        },
+        status_code=202,
+    )
+
+
 async def _no_wiring(_: Runtime) -> Wiring:
     return Wiring()
+
+
+def intake_service(
+    name: str,
+    channel: str,
+    settings: IntakeSettings,
+    routers: Callable[[Intake], Sequence[APIRouter]],
+    *,
+    assemble: Assembler | None = None,
+    setup: Callable[[Runtime], Awaitable[Wiring]] = _no_wiring,
+) -> FastAPI:
+    """An adapter that accepts reports over HTTP into a durable outbox: the kit's lifespan and ops
+    endpoints, the outbox and its relay, and the channel's ``routers`` (built with the ``Intake``).
+
+    /readyz adds ``outbox`` (at most ``outbox_ready_max_records`` waiting) to the broker check.
+    ``setup`` may add background tasks of the channel's own.
+    """
+    intake = Intake(name, channel, settings, assemble)
+
+    async def wiring(rt: Runtime) -> Wiring:
+        await intake.open()
+        own = await setup(rt)
+
+        async def relay() -> None:
+            await intake.relay(rt)
+
+        async def stop() -> None:
+            if own.on_stop is not None:
+                await own.on_stop()
+            await intake.close()
+
+        return Wiring(
+            subscriptions=own.subscriptions,
+            stage=own.stage,
+            tasks=[relay, *own.tasks],
+            extra_checks={"outbox": intake.ready, **own.extra_checks},
+            on_stop=stop,
+        )
+
+    app = build_service(name, settings.common, wiring, routers=routers(intake), wait_for_broker=False)
+    app.state.intake = intake
+    return app
 
 
 def ingest_service(
@@ -206,10 +474,15 @@ def ingest_service(
     parse: ChannelParser,
     settings: IngestSettings,
     *,
+    assemble: Assembler | None = None,
     setup: Callable[[Runtime], Awaitable[Wiring]] = _no_wiring,
 ) -> FastAPI:
-    """A complete ingest service: the kit's lifespan and ops endpoints plus ``POST /v1/reports``.
-
-    ``setup`` may add background tasks (e.g. polling the channel's API, publishing with ``publish``).
-    """
-    return build_service(name, settings.common, setup, routers=[ingest_router(channel, parse, settings)])
+    """A signed-webhook adapter: ``intake_service`` with ``POST /v1/reports``."""
+    return intake_service(
+        name,
+        channel,
+        settings,
+        lambda intake: [ingest_router(channel, parse, settings, intake)],
+        assemble=assemble,
+        setup=setup,
+    )

@@ -189,6 +189,15 @@ class EventProducer:
         counter.inc()
         return fut
 
+    async def send_encoded(
+        self, topic: str, key: str, value: bytes, headers: cloudevents.Headers
+    ) -> asyncio.Future[Any]:
+        """Queue a record encoded earlier (an ingest adapter's outbox keeps records as they were
+        accepted, so every retry carries the same bytes and CloudEvents id)."""
+        fut = await self._producer.send(topic, value=value, key=key.encode(), headers=list(headers))
+        metrics.EVENTS_PRODUCED.labels(topic).inc()
+        return fut
+
     async def send_and_wait(self, emit: Emit) -> None:
         await (await self.send(emit))
 

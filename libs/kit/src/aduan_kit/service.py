@@ -33,6 +33,8 @@ class Runtime:
     common: CommonSettings
     producer: EventProducer
     mongo: AsyncMongoClient[dict[str, Any]] | None = None
+    # Set once the producer is connected (at once when the service waits for the broker to start).
+    broker_connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def db(self) -> AsyncDatabase[dict[str, Any]]:
@@ -61,13 +63,22 @@ def build_service(
     *,
     uses_mongo: bool = False,
     routers: Sequence[APIRouter] = (),
+    wait_for_broker: bool = True,
 ) -> FastAPI:
+    """``wait_for_broker=False`` serves HTTP before the broker answers (an ingest adapter with an outbox
+    accepts reports during an outage); its tasks wait for ``runtime.broker_connected`` before sending."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = Runtime(name, common, EventProducer(common, source=f"/aduan/{name}"))
         if uses_mongo:
             rt.mongo = mongo.mongo_client(common)
-        await _start_producer(rt.producer)
+        connecting = None
+        if wait_for_broker:
+            await _start_producer(rt.producer)
+            rt.broker_connected.set()
+        else:
+            connecting = asyncio.create_task(_connect(rt))
         wiring = await setup(rt)
         worker = None
         if wiring.subscriptions:
@@ -75,6 +86,8 @@ def build_service(
                 common, rt.group_id(), wiring.stage or name, wiring.subscriptions, rt.producer
             )
         tasks = [asyncio.create_task(t()) for t in wiring.tasks]
+        if connecting is not None:
+            tasks.append(connecting)
         if worker is not None:
             tasks.append(asyncio.create_task(worker.run()))
         for t in tasks:
@@ -131,6 +144,11 @@ def _exit_on_failure(task: asyncio.Task[None]) -> None:
     log.error("background task failed", error=repr(task.exception()))
     if EXIT_ON_TASK_FAILURE["enabled"]:
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _connect(rt: Runtime) -> None:
+    await _start_producer(rt.producer)
+    rt.broker_connected.set()
 
 
 async def _start_producer(producer: EventProducer) -> None:

@@ -52,13 +52,12 @@ class QluePayload(_Wire):
 
 
 def location(lat: float | None, lng: float | None) -> GeoPoint | None:
-    """Both coordinates or neither. (0, 0) is what a phone without a GPS fix sends: no location."""
+    """Both coordinates or neither. Kept as sent, (0, 0) too: the kit flags what cannot be trusted
+    (``location_flag``: zero, outside_city) and the normalizer then geocodes from the words."""
     if lat is None and lng is None:
         return None
     if lat is None or lng is None:
         raise PayloadError("invalid payload: lat and lng must be given together")
-    if lat == 0 and lng == 0:
-        return None
     return GeoPoint(lat=lat, lon=lng)
 
 

@@ -22,7 +22,8 @@ from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.signing import SIGNATURE_HEADER, sign
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_kit.testing.broker import OwnBroker
+from aduan_kit.testing.kafka import create_all_topics, eventually, read_topic
 from aduan_schemas.events import RawReport
 from aduan_schemas.ids import report_id_for
 
@@ -192,3 +193,42 @@ def assert_secret_required(monkeypatch: pytest.MonkeyPatch, cls: type[IngestSett
     with pytest.raises(SystemExit, match=f"{env}: .*at least 16 characters") as info:
         load_settings(cls)
     assert "'secret'" not in str(info.value)
+
+
+Posted = tuple[bytes, dict[str, str]]
+"""One request to an adapter: (body, headers)."""
+
+
+async def assert_restart_keeps_outbox(
+    broker: OwnBroker,
+    common: CommonSettings,
+    channel: str,
+    make_app: Callable[[CommonSettings], FastAPI],
+    before: Sequence[Posted],
+    after: Sequence[Posted],
+    expected_keys: Sequence[str],
+    path: str = WEBHOOK_PATH,
+    ok: int = 202,
+) -> list[ConsumerRecord[Any, Any]]:
+    """Restart mid-work: ``before`` is accepted while the broker hangs, the adapter stops with all of it
+    unpublished, a new one on the same outbox accepts ``after`` (re-deliveries among them), then the
+    broker resumes. The raw topic ends with exactly one record per expected key (nothing lost, nothing
+    doubled), which is returned. ``make_app`` must give every app the same ``outbox_dir``.
+    """
+    c = broker.settings(common)
+    topic = c.topics.raw(channel)
+    await ensure_topics(c.kafka_bootstrap, [(topic, 3)])
+    broker.pause()
+    for batch in (before, after):
+        app = make_app(c)
+        async with running(app) as client:
+            for body, headers in batch:
+                resp = await client.post(path, content=body, headers=headers)
+                assert resp.status_code == ok, resp.text
+            if batch is after:
+                broker.resume()
+                await eventually(lambda: app.state.intake.outbox.count == 0, timeout=60)  # noqa: B023
+    records = await read_topic(c, topic, len(expected_keys), timeout=30, settle=1.5)
+    keys = [r.key.decode() for r in records]
+    assert sorted(keys) == sorted(expected_keys), keys
+    return records

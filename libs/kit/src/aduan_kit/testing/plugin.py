@@ -19,6 +19,7 @@ import pytest
 
 from aduan_kit import embedded
 from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.broker import own_broker as own_broker  # a fixture of this plugin
 
 REPO = Path(__file__).resolve().parents[5]
 CITY_DIR = REPO / "config" / "jakarta"

@@ -1,0 +1,3 @@
+from aduan_ingest_open311.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Aduan SMS ingest: signed inbound-SMS gateway webhook -> aduan.raw.sms."""

@@ -1,0 +1,3 @@
+from aduan_ingest_sms.main import main
+
+main()
