@@ -23,6 +23,7 @@ from aduan_schemas.events import (
     RawEmail,
     RawQlue,
     RawTwitter,
+    RerouteRequest,
     RoutedReport,
     SlaEvent,
     StatusUpdate,
@@ -82,6 +83,13 @@ STATUS = Topic(
     StatusUpdate,
     "Status updates published by SKPD systems.",
 )
+REROUTE = Topic(
+    "aduan.reports.reroute",
+    "report_id",
+    3,
+    RerouteRequest,
+    "Reports to route again without the units that refused them (published by the SLA monitor).",
+)
 SLA_EVENTS = Topic(
     "aduan.sla.events",
     "report_id",
@@ -117,6 +125,7 @@ TOPICS: tuple[Topic, ...] = (
     ROUTED,
     TRIAGE,
     STATUS,
+    REROUTE,
     SLA_EVENTS,
     NOTIFICATIONS,
     DLQ,
@@ -160,6 +169,10 @@ class TopicNames:
     @property
     def status(self) -> str:
         return self._p(STATUS.name)
+
+    @property
+    def reroute(self) -> str:
+        return self._p(REROUTE.name)
 
     @property
     def sla_events(self) -> str:
