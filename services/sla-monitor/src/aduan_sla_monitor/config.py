@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -17,3 +19,13 @@ class SlaMonitorSettings(ServiceSettings):
     )
     scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
     history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")
+    unit_keys_file: Path | None = Field(
+        default=None,
+        description="Keys file of the status API (one '<skpd_code> <sha256>' line per key); "
+        "unset: the status API answers 503",
+    )
+    status_max_body_bytes: int = Field(default=65_536, ge=1_024, le=1_000_000)
+    status_rate_per_minute: int = Field(
+        default=600, ge=1, description="Status API requests per unit and minute (429 beyond)"
+    )
+    status_publish_timeout_s: float = Field(default=10.0, gt=0, le=120)
