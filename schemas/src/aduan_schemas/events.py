@@ -201,13 +201,20 @@ class RoutedReport(NormalizedReport):
         "skpd_code names the best candidate",
     )
     routed_at: AwareDatetime | None = None
+    rerouted_at: AwareDatetime | None = Field(
+        default=None,
+        description="Set when the report was routed again after a refusal or re-categorisation: the "
+        "time of that request",
+    )
 
     def event_id(self) -> str:
         # A report held for triage is not yet any unit's: its id must differ from the event that later
         # assigns it (possibly to the same candidate unit), or consumers deduplicating by id would drop it.
+        # A re-routed report is a new event too (it may go back to triage, or to a unit again).
+        again = f":{self.rerouted_at.isoformat()}" if self.rerouted_at is not None else ""
         if self.needs_triage:
-            return f"routed:{self.report_id}:triage"
-        return f"routed:{self.report_id}:{self.skpd_code}"
+            return f"routed:{self.report_id}:triage{again}"
+        return f"routed:{self.report_id}:{self.skpd_code}{again}"
 
 
 class ReportStatus(StrEnum):
