@@ -12,8 +12,7 @@ Every request carries ``Authorization: Bearer <unit key>`` (see ``unit_keys``); 
   in report-id order, ``limit`` at most ``MAX_PAGE``; ``next_after`` continues the listing.
 """
 
-from __future__ import annotations
-
+# No postponed annotations here: FastAPI resolves the routes' ``Depends`` on local functions.
 import asyncio
 import time
 from collections.abc import Callable
