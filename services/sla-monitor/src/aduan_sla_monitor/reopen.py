@@ -40,9 +40,8 @@ def follow_up(report: RoutedReport, earlier: Mapping[str, Any] | None, sla: SlaP
         return None
     closed_at = earlier.get("closed_at")
     resolved = earlier.get("status") == ReportStatus.RESOLVED.value
-    if (
-        not resolved or closed_at is None or closed_at > report.received_at
-    ):  # open, or resolved after this was written
+    # Open, or resolved after the follow-up was written: linked only.
+    if not resolved or closed_at is None or closed_at > report.received_at:
         return FollowUp(report.follow_up_of, None)
     name = str((earlier.get("sla") or {}).get("policy") or sla.default)
     policy = sla.policies.get(name) or sla.policies[sla.default]
