@@ -80,16 +80,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def unit_key(args: argparse.Namespace) -> int:
-    from aduan_sla_monitor import unit_keys
+    from aduan_sla_monitor.unit_keys import add_key, revoke
 
     if args.action == "revoke":
-        removed = unit_keys.revoke(args.keys_file, args.code)
+        removed = revoke(args.keys_file, args.code)
         print(f"revoked {removed} key(s) of {args.code}", file=sys.stderr)
         return 0 if removed else 1
     if args.code not in load_city(args.city_dir).skpd.by_code:
         print(f"aduan: unknown unit {args.code!r}: not in the SKPD registry", file=sys.stderr)
         return 2
-    key = unit_keys.add_key(args.keys_file, args.code)
+    key = add_key(args.keys_file, args.code)
     print(f"key for {args.code} (shown once; only its hash is kept in {args.keys_file}):", file=sys.stderr)
     print(key)
     return 0

@@ -29,7 +29,7 @@ from aduan_kit.embedded import ManagedProcess, StartError
 from aduan_kit.kafka import ensure_topics
 from aduan_schemas.city import CityConfig, load_city
 from aduan_schemas.topics import TopicNames
-from aduan_sla_monitor import unit_keys
+from aduan_sla_monitor.unit_keys import append_hash, key_hash, new_key, parse
 
 # The development profile: fast consumer-group joins on Tansu. Apache Kafka refuses sessions under 6 s,
 # so these values stay out of the services' defaults.
@@ -243,11 +243,11 @@ class Stack:
             None,
         )
         if not key:
-            key = unit_keys.new_key()
+            key = new_key()
             path.write_text(text + f"{DEMO_UNIT_KEY_ENV}={key}\n", encoding="utf-8")
         known = self.unit_keys_file.read_text(encoding="utf-8") if self.unit_keys_file.exists() else ""
-        if unit_keys.key_hash(key) not in unit_keys.parse(known):
-            unit_keys.append_hash(self.unit_keys_file, DEMO_UNIT, key)
+        if key_hash(key) not in parse(known):
+            append_hash(self.unit_keys_file, DEMO_UNIT, key)
         return key
 
     def service_env(self, spec: ServiceSpec, instance: str | None = None) -> dict[str, str]:
