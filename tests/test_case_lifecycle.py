@@ -42,7 +42,9 @@ async def test_not_ours_goes_to_the_next_unit_then_triage_then_the_operators_cat
     - unchanged deadlines: fails if ``reroute.reroute`` takes ``route``'s deadlines from ``now``;
     - re-delivery changes nothing: fails without the ``rejected_by`` guard of ``store._routed_ops``
       (the re-delivered first routed report hands the case back to the refusing unit);
-    - triage: fails if ``reroute`` falls back to the first candidate instead of triage."""
+    - triage: fails if ``reroute`` falls back to the first candidate instead of triage;
+    - an operator's decision after triage: fails if the router's ``handle_reroute`` does not hold the
+      refused report (``hold_again``): the listing is empty and the decision answers 404."""
     await create_all_topics(common)
     t = common.topics
     keys_file = tmp_path / "unit-keys"
@@ -106,6 +108,13 @@ async def test_not_ours_goes_to_the_next_unit_then_triage_then_the_operators_cat
         assert "no other candidate" in held[0].routing.reason
         listing = (await ops.get("/v1/triage", headers=OPERATOR)).json()
         assert [i["report_id"] for i in listing["items"]] == [report.report_id]
+
+        # An operator may give it back to a unit that refused it (their decision, not a re-delivery).
+        decision = {"skpd_code": FIRST, "by": "operator-3", "note": "sudah dikonfirmasi"}
+        r = await ops.post(f"/v1/triage/{report.report_id}/decision", json=decision, headers=OPERATOR)
+        assert r.status_code == 200, r.text
+        case = await case_where(api, report.report_id, lambda c: c["status"] == "routed")
+        assert case["skpd_code"] == FIRST and case["routing"]["rule"] == "operator"
 
         # The operator re-categorises it as a road problem: the rules of that category pick the unit.
         r = await ops.post(
