@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from aduan_kit.embedded import free_port, port_open
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.kafka import create_all_topics, find_events
@@ -85,6 +87,21 @@ async def test_replay_publishes_valid_lines_and_skips_invalid(common: CommonSett
     assert {e.channel_message_id for e in got} == ids
 
 
+def test_unit_key_new_prints_the_key_once_and_keeps_only_its_hash(tmp_path: Path) -> None:
+    """Fails if ``unit_keys.add_key`` writes the key instead of its hash (checked)."""
+    keys = tmp_path / "keys"
+    made = run(["unit-key", "new", "dlh-3171", "--keys-file", str(keys), "--city-dir", str(CITY_DIR)])
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("aduk_") and len(key) > 40 and "shown once" in made.stderr
+    stored = keys.read_text()
+    assert stored.startswith("dlh-3171 ") and key not in stored and keys.stat().st_mode & 0o077 == 0
+    unknown = run(["unit-key", "new", "no-such-unit", "--keys-file", str(keys), "--city-dir", str(CITY_DIR)])
+    assert unknown.returncode == 2 and "not in the SKPD registry" in unknown.stderr
+    assert run(["unit-key", "revoke", "dlh-3171", "--keys-file", str(keys)]).returncode == 0
+    assert keys.read_text() == ""
+
+
 def test_stack_up_refuses_a_taken_port(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,10 +166,18 @@ def test_stack_up_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path, bo
         assert "ADUAN_INGEST_OPEN311_DEV_API_KEY=" in (tmp_path / "secrets.env").read_text()
         assert "GPS geocoding on" in text
         assert (tmp_path / "secrets.env").stat().st_mode & 0o077 == 0
-        assert "ADUAN_ROUTER_OPERATOR_TOKEN=" in (tmp_path / "secrets.env").read_text()  # operator API on
+        secrets = (tmp_path / "secrets.env").read_text()
+        assert "ADUAN_ROUTER_OPERATOR_TOKEN=" in secrets  # operator API on
         assert (tmp_path / "mongodb").is_dir()
         ports = [kafka, mongo, 8101, 8102, 8103, 8104, 8105, 8111, 8112, 8113, 8114]
         assert all(port_open(p) for p in ports)
+        # The README's SKPD example: the development key of dlh-3171 opens the status API.
+        (key,) = [x.split("=", 1)[1] for x in secrets.splitlines() if x.startswith("ADUAN_DEMO_UNIT_KEY=")]
+        listing = httpx.get(
+            "http://127.0.0.1:8113/v1/unit/cases", headers={"Authorization": f"Bearer {key}"}, timeout=5
+        )
+        assert listing.status_code == 200 and listing.json()["skpd_code"] == "dlh-3171"
+        assert key not in (tmp_path / "unit-keys").read_text()  # only its hash
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)

@@ -227,13 +227,20 @@ class RoutedReport(NormalizedReport):
         "skpd_code names the best candidate",
     )
     routed_at: AwareDatetime | None = None
+    rerouted_at: AwareDatetime | None = Field(
+        default=None,
+        description="Set when the report was routed again after a refusal or re-categorisation: the "
+        "time of that request",
+    )
 
     def event_id(self) -> str:
         # A report held for triage is not yet any unit's: its id must differ from the event that later
         # assigns it (possibly to the same candidate unit), or consumers deduplicating by id would drop it.
+        # A re-routed report is a new event too (it may go back to triage, or to a unit again).
+        again = f":{self.rerouted_at.isoformat()}" if self.rerouted_at is not None else ""
         if self.needs_triage:
-            return f"routed:{self.report_id}:triage"
-        return f"routed:{self.report_id}:{self.skpd_code}"
+            return f"routed:{self.report_id}:triage{again}"
+        return f"routed:{self.report_id}:{self.skpd_code}{again}"
 
 
 class ReportStatus(StrEnum):
@@ -242,6 +249,18 @@ class ReportStatus(StrEnum):
     RESOLVED = "resolved"
     REJECTED = "rejected"
     REASSIGNED = "reassigned"
+    # Published by the SLA monitor only: a citizen's follow-up reopened a resolved case.
+    REOPENED = "reopened"
+
+
+class ReasonCode(StrEnum):
+    """Why a unit answered as it did, when the answer changes where the report goes."""
+
+    # ``rejected`` with this reason does not close the case: the report goes to the next candidate unit.
+    NOT_OUR_AUTHORITY = "not_our_authority"
+    # ``reassigned`` with this reason and a ``category``: an operator re-categorised the report and the
+    # router's rules pick the unit for the new category.
+    RECATEGORISED = "recategorised"
 
 
 class StatusUpdate(Event):
@@ -256,9 +275,44 @@ class StatusUpdate(Event):
     note: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     evidence: list[Url] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     reassign_to: ShortText | None = Field(default=None, description="SKPD code, when status is reassigned")
+    reason_code: ReasonCode | None = Field(
+        default=None, description="Structured reason: not_our_authority (with rejected), recategorised"
+    )
+    skpd_code: ShortText | None = Field(
+        default=None,
+        description="The unit that sent the update (set by the status API from the unit's key)",
+    )
+    category: ShortText | None = Field(
+        default=None, description="The new category code, when reason_code is recategorised"
+    )
+    resolve_by: AwareDatetime | None = Field(
+        default=None, description="The new resolve deadline, when status is reopened"
+    )
+    follow_up_id: ReportId | None = Field(
+        default=None, description="The citizen's follow-up report that reopened the case (status reopened)"
+    )
 
     def event_id(self) -> str:
         return f"status:{self.report_id}:{self.status.value}:{self.at.isoformat()}"
+
+
+class RerouteRequest(RoutedReport):
+    """A report to route again, excluding units (``aduan.reports.reroute``); key = ``report_id``.
+
+    Published by the SLA monitor from its case when a unit answers "not our authority" or an operator
+    re-categorises the report; the router picks the next candidate outside ``exclude_units`` and keeps
+    ``sla`` (deadlines count from the citizen's report)."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.report.reroute.v1"
+
+    exclude_units: list[ShortText] = Field(
+        default_factory=list, max_length=100, description="SKPD codes that refused the report"
+    )
+    requested_by: ShortText = Field(description="Who asked: the refusing unit or the operator")
+    requested_at: AwareDatetime
+
+    def event_id(self) -> str:
+        return f"reroute:{self.report_id}:{self.requested_at.isoformat()}"
 
 
 class SlaEvent(Event):

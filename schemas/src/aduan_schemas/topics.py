@@ -25,6 +25,7 @@ from aduan_schemas.events import (
     RawQlue,
     RawSms,
     RawTwitter,
+    RerouteRequest,
     RoutedReport,
     SlaEvent,
     StatusUpdate,
@@ -90,6 +91,13 @@ STATUS = Topic(
     StatusUpdate,
     "Status updates published by SKPD systems.",
 )
+REROUTE = Topic(
+    "aduan.reports.reroute",
+    "report_id",
+    3,
+    RerouteRequest,
+    "Reports to route again without the units that refused them (published by the SLA monitor).",
+)
 SLA_EVENTS = Topic(
     "aduan.sla.events",
     "report_id",
@@ -125,6 +133,7 @@ TOPICS: tuple[Topic, ...] = (
     ROUTED,
     TRIAGE,
     STATUS,
+    REROUTE,
     SLA_EVENTS,
     NOTIFICATIONS,
     DLQ,
@@ -168,6 +177,10 @@ class TopicNames:
     @property
     def status(self) -> str:
         return self._p(STATUS.name)
+
+    @property
+    def reroute(self) -> str:
+        return self._p(REROUTE.name)
 
     @property
     def sla_events(self) -> str:

@@ -1,15 +1,17 @@
-"""Pure parts of triage: where a report goes, and what an operator's decision makes of it."""
+"""Triage: where a report goes, what an operator's decision makes of it, and re-opening an item."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from aduan_kit.mongo import mongo_client
+from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import normalized
 from aduan_router.config import RouterSettings
 from aduan_router.rules import route
-from aduan_router.triage import OPERATOR_RULE, Decision, decide, emits_for
+from aduan_router.triage import DECIDED, OPEN, OPERATOR_RULE, Decision, TriageStore, decide, emits_for
 from aduan_schemas.city import CityConfig, SkpdLevel, load_city
 from aduan_schemas.events import RoutedReport
 from aduan_schemas.topics import TopicNames
@@ -72,3 +74,31 @@ def test_operator_token_setting() -> None:
     assert token is not None and token.get_secret_value() == "t" * 16
     with pytest.raises(ValidationError, match="at least 16"):
         RouterSettings(operator_token="short")
+
+
+async def test_a_refused_report_opens_its_decided_triage_item_again_once(
+    city: CityConfig, common: CommonSettings
+) -> None:
+    """Against the real database. Fails if ``hold_again`` leaves a decided item decided (checked: the
+    first assertion on ``OPEN``) or re-opens it on a re-delivered request (checked by dropping the
+    ``rerouted_at`` guard: the decided item opens again)."""
+    client = mongo_client(common)
+    store = TriageStore(client[common.mongodb_db]["triage"])
+    try:
+        r = _routed(city, needs_triage=True)
+        now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+        assert await store.hold(r, now) is None
+        first = decide(r, Decision(skpd_code=r.skpd_code, by="op-1"), city.skpd.get(r.skpd_code), now)
+        assert await store.mark_decided(first, Decision(skpd_code=r.skpd_code, by="op-1"), now)
+        refused = r.model_copy(update={"rerouted_at": now + timedelta(hours=1)})
+        await store.hold_again(refused, now + timedelta(hours=1))
+        item = await store.get(r.report_id)
+        assert item is not None and item.status == OPEN and item.report.rerouted_at == refused.rerouted_at
+        second = decide(refused, Decision(skpd_code=r.skpd_code, by="op-2"), city.skpd.get(r.skpd_code), now)
+        assert await store.mark_decided(second, Decision(skpd_code=r.skpd_code, by="op-2"), now)
+        await store.hold_again(refused, now + timedelta(hours=2))  # the same request, re-delivered
+        item = await store.get(r.report_id)
+        assert item is not None and item.status == DECIDED and item.decided_by == "op-2"
+        assert second.event_id() != first.event_id()  # the second decision is a new event downstream
+    finally:
+        await client.close()

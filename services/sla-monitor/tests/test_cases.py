@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aduan_schemas.city import CityConfig
-from aduan_schemas.events import ReportStatus, RoutedReport, StatusUpdate
-from aduan_sla_monitor.cases import InvalidStatus, case_fields, public_view, status_change
+from aduan_schemas.events import ReasonCode, ReportStatus, RoutedReport, StatusUpdate
+from aduan_sla_monitor.cases import REROUTING, InvalidStatus, case_fields, public_view, status_change
+from aduan_sla_monitor.reopen import follow_up
 
 MakeRouted = Callable[..., RoutedReport]
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -36,7 +37,8 @@ def test_case_fields_copy_the_report_and_lift_the_deadlines(make_routed: MakeRou
 def test_which_statuses_answer_and_close(
     city: CityConfig, status: ReportStatus, responds: bool, closes: bool
 ) -> None:
-    change = status_change(update(status), city.skpd)
+    evidence = ["https://example.org/after.jpg"] if status is ReportStatus.RESOLVED else []
+    change = status_change(update(status, evidence=evidence), city.skpd)
     assert (change.responded_at is not None, change.closed_at is not None) == (responds, closes)
     assert change.reassign_to is None and change.entry["status"] == status.value
 
@@ -62,3 +64,53 @@ def test_public_view_is_json() -> None:
         "history": [{"at": T0.isoformat()}],
         "breaches": {"x": T0.isoformat()},
     }
+
+
+def test_resolved_needs_a_photo_url(city: CityConfig) -> None:
+    """Fails if the evidence rule in ``cases.check_update`` is removed (checked: both raises vanish)."""
+    with pytest.raises(InvalidStatus, match="needs evidence"):
+        status_change(update(ReportStatus.RESOLVED, note="sudah"), city.skpd)
+    with pytest.raises(InvalidStatus, match="needs evidence"):
+        status_change(update(ReportStatus.RESOLVED, evidence=["ftp://x/y.jpg"]), city.skpd)
+    ok = status_change(update(ReportStatus.RESOLVED, evidence=["https://x.org/a.jpg"]), city.skpd)
+    assert ok.closed_at == T0
+
+
+def test_not_ours_neither_answers_nor_closes_and_asks_for_rerouting(city: CityConfig) -> None:
+    """Fails if a not-ours rejection sets ``responded_at``/``closed_at`` (checked by dropping the
+    ``not not_ours`` guards in ``status_change``)."""
+    change = status_change(
+        update(ReportStatus.REJECTED, reason_code=ReasonCode.NOT_OUR_AUTHORITY, skpd_code="dbm"), city.skpd
+    )
+    assert change.responded_at is None and change.closed_at is None
+    assert change.reroute and change.not_ours and change.status == REROUTING and change.sender == "dbm"
+    plain = status_change(update(ReportStatus.REJECTED), city.skpd)
+    assert plain.closed_at == T0 and not plain.reroute
+    with pytest.raises(InvalidStatus, match="goes with status 'rejected'"):
+        status_change(update(ReportStatus.IN_PROGRESS, reason_code=ReasonCode.NOT_OUR_AUTHORITY), city.skpd)
+
+
+def test_follow_up_of_a_resolved_case_reopens_it_with_a_new_resolve_clock(
+    city: CityConfig, make_routed: MakeRouted
+) -> None:
+    later = T0 + timedelta(days=10)
+    reply = make_routed(received_at=later, follow_up_of="rpt-1")
+    resolved = {
+        "_id": "rpt-1",
+        "status": "resolved",
+        "closed_at": T0 + timedelta(days=2),
+        "sla": {"policy": "standard"},
+        "skpd_code": "dbm",
+    }
+    f = follow_up(reply, resolved, city.sla)
+    assert f is not None and f.earlier_id == "rpt-1" and f.reopen is not None
+    assert f.reopen.status is ReportStatus.REOPENED and f.reopen.at == later
+    assert f.reopen.resolve_by == later + timedelta(days=7) and f.reopen.follow_up_id == reply.report_id
+    status_change(f.reopen, city.skpd)  # valid on the status path
+    # An open case is only linked; an unknown one leaves the follow-up a case of its own.
+    linked = follow_up(reply, {**resolved, "status": "in_progress", "closed_at": None}, city.sla)
+    assert linked is not None and linked.reopen is None
+    assert follow_up(reply, None, city.sla) is None
+    # Resolved after the follow-up was written: linked, not reopened.
+    after = follow_up(reply, {**resolved, "closed_at": later + timedelta(hours=1)}, city.sla)
+    assert after is not None and after.reopen is None

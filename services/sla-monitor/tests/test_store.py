@@ -14,6 +14,7 @@ from aduan_sla_monitor.store import CLOCKS, CaseStore
 
 MakeRouted = Callable[..., RoutedReport]
 NOW = datetime.now(UTC).replace(microsecond=0)
+PHOTO = "https://example.org/after.jpg"
 
 
 @pytest.fixture
@@ -56,7 +57,9 @@ async def test_routed_is_new_once_and_keeps_the_status(
 async def test_out_of_order_updates_keep_the_latest_status_and_the_first_answer(
     store: CaseStore, city: CityConfig
 ) -> None:
-    later = status_change(update("r2", ReportStatus.RESOLVED, NOW + timedelta(hours=2)), city.skpd)
+    later = status_change(
+        update("r2", ReportStatus.RESOLVED, NOW + timedelta(hours=2), evidence=[PHOTO]), city.skpd
+    )
     earlier = status_change(update("r2", ReportStatus.IN_PROGRESS, NOW + timedelta(hours=1)), city.skpd)
     await store.apply_status(later, NOW)
     await store.apply_status(earlier, NOW)
@@ -111,7 +114,9 @@ async def test_a_batch_of_status_updates_is_applied_in_order_once(store: CaseSto
     moved = status_change(
         update("r4", ReportStatus.REASSIGNED, NOW + timedelta(minutes=1), reassign_to="dbm"), city.skpd
     )
-    done = status_change(update("r4", ReportStatus.RESOLVED, NOW + timedelta(minutes=2)), city.skpd)
+    done = status_change(
+        update("r4", ReportStatus.RESOLVED, NOW + timedelta(minutes=2), evidence=[PHOTO]), city.skpd
+    )
     assert await store.apply_statuses([first, moved, first, done], NOW) == [
         (True, True),
         (True, False),

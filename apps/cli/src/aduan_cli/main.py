@@ -1,4 +1,4 @@
-"""``aduan``: stack up | normalize | route | replay | topics create."""
+"""``aduan``: stack up | normalize | route | replay | topics create | unit-key new/revoke."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from aduan_cli.offline import route_lines, run_jsonl, utc_now
-from aduan_cli.stack import Stack, StackConfig
+from aduan_cli.stack import DEFAULT_KEYS_FILE, Stack, StackConfig
 from aduan_kit.embedded import StartError
 from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings
@@ -64,7 +64,35 @@ def parser() -> argparse.ArgumentParser:
     tc.add_argument("--bootstrap", default=os.environ.get("ADUAN_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     tc.add_argument("--topic-prefix", default=os.environ.get("ADUAN_TOPIC_PREFIX", ""))
     tc.add_argument("--city-dir", type=Path, default=default_city, help=city_help)
+    keys = sub.add_parser("unit-key", help="API keys of SKPD systems (status API)").add_subparsers(
+        dest="action", required=True
+    )
+    keys_help = "keys file (default: $ADUAN_SLA_MONITOR_UNIT_KEYS_FILE or the embedded stack's)"
+    default_keys = Path(os.environ.get("ADUAN_SLA_MONITOR_UNIT_KEYS_FILE", DEFAULT_KEYS_FILE))
+    kn = keys.add_parser("new", help="make a key for a unit; prints it once (only its hash is stored)")
+    kn.add_argument("code", help="SKPD code of the unit, as in the registry")
+    kn.add_argument("--keys-file", type=Path, default=default_keys, help=keys_help)
+    kn.add_argument("--city-dir", type=Path, default=default_city, help=city_help)
+    kr = keys.add_parser("revoke", help="remove every key of a unit")
+    kr.add_argument("code", help="SKPD code of the unit")
+    kr.add_argument("--keys-file", type=Path, default=default_keys, help=keys_help)
     return p
+
+
+def unit_key(args: argparse.Namespace) -> int:
+    from aduan_sla_monitor.unit_keys import add_key, revoke
+
+    if args.action == "revoke":
+        removed = revoke(args.keys_file, args.code)
+        print(f"revoked {removed} key(s) of {args.code}", file=sys.stderr)
+        return 0 if removed else 1
+    if args.code not in load_city(args.city_dir).skpd.by_code:
+        print(f"aduan: unknown unit {args.code!r}: not in the SKPD registry", file=sys.stderr)
+        return 2
+    key = add_key(args.keys_file, args.code)
+    print(f"key for {args.code} (shown once; only its hash is kept in {args.keys_file}):", file=sys.stderr)
+    print(key)
+    return 0
 
 
 def stack_up(args: argparse.Namespace) -> int:
@@ -180,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
         code = stack_up(args)
     elif args.command == "topics":
         code = topics_create(args)
+    elif args.command == "unit-key":
+        code = unit_key(args)
     else:
         code = {"normalize": normalize, "route": route, "replay": replay_cmd}[args.command](args)
     sys.exit(code)

@@ -27,8 +27,9 @@ from aduan_cli.services import ServiceSpec, discover
 from aduan_kit import embedded
 from aduan_kit.embedded import ManagedProcess, StartError
 from aduan_kit.kafka import ensure_topics
-from aduan_schemas.city import load_city
+from aduan_schemas.city import CityConfig, load_city
 from aduan_schemas.topics import TopicNames
+from aduan_sla_monitor.unit_keys import append_hash, key_hash, new_key, parse
 
 # The development profile: fast consumer-group joins on Tansu. Apache Kafka refuses sessions under 6 s,
 # so these values stay out of the services' defaults.
@@ -38,6 +39,12 @@ DEV_KAFKA_ENV = {
     "ADUAN_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
 }
 SECRETS_FILE = "secrets.env"
+UNIT_KEYS_FILE = "unit-keys"  # hashes of the status API's unit keys (``aduan unit-key new``)
+DEFAULT_KEYS_FILE = Path(".aduan-data") / UNIT_KEYS_FILE
+# One development key for the README's example unit (Suku Dinas Lingkungan Hidup, Jakarta Pusat); the key
+# itself is kept in secrets.env, its hash in the keys file.
+DEMO_UNIT = "dlh-3171"
+DEMO_UNIT_KEY_ENV = "ADUAN_DEMO_UNIT_KEY"
 
 
 @dataclass
@@ -158,6 +165,7 @@ class Stack:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         self.check_ports()
+        self.demo_unit_key(city)
         try:
             self._start_servers()
             codes = [u.code for u in city.skpd.units]
@@ -214,6 +222,34 @@ class Stack:
             path.chmod(0o600)
         return {n: os.environ.get(n, stored[n]) for n in names}
 
+    @property
+    def unit_keys_file(self) -> Path:
+        return self.config.data_dir / UNIT_KEYS_FILE
+
+    def demo_unit_key(self, city: CityConfig) -> str | None:
+        """The development key of ``DEMO_UNIT``: made once into secrets.env, its hash kept in the keys
+        file (added again if that file lost it)."""
+        if DEMO_UNIT not in city.skpd.by_code:
+            return None  # another city: make keys with `aduan unit-key new`
+        self.secrets()  # the secrets file exists from here on
+        path = self.config.data_dir / SECRETS_FILE
+        text = path.read_text(encoding="utf-8")
+        key = next(
+            (
+                v.strip()
+                for k, _, v in (x.partition("=") for x in text.splitlines())
+                if k == DEMO_UNIT_KEY_ENV
+            ),
+            None,
+        )
+        if not key:
+            key = new_key()
+            path.write_text(text + f"{DEMO_UNIT_KEY_ENV}={key}\n", encoding="utf-8")
+        known = self.unit_keys_file.read_text(encoding="utf-8") if self.unit_keys_file.exists() else ""
+        if key_hash(key) not in parse(known):
+            append_hash(self.unit_keys_file, DEMO_UNIT, key)
+        return key
+
     def service_env(self, spec: ServiceSpec, instance: str | None = None) -> dict[str, str]:
         env = {
             **self.config.consumer_env,
@@ -227,6 +263,8 @@ class Stack:
             **self.secrets(),
         }
         fields = spec.settings.model_fields
+        if spec.name == "sla-monitor":
+            env[spec.env_name("unit_keys_file")] = str(self.unit_keys_file.resolve())
         if self.config.boundaries is not None:
             env["ADUAN_NORMALIZER_BOUNDARIES_PATH"] = str(self.config.boundaries.resolve())
             if "boundaries_path" in fields:  # an ingest adapter flags GPS points outside the city
@@ -319,7 +357,7 @@ class Stack:
             if svc.spec.name == "ingest-open311":
                 note = "POST /requests.json, GET /services.json"
             if svc.spec.name == "sla-monitor":
-                note = "GET /v1/cases/{report_id}, /open311/v2/*.json, /laporan/{report_id}"
+                note = "GET /v1/cases/{report_id}, status API, /open311/v2/*.json, /laporan/{report_id}"
             rows.append((name, svc.url, note))
         width = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)).rstrip() for r in rows]

@@ -8,6 +8,10 @@ without a configured token they answer 503 (the API is off), with a wrong one 40
   the report with the operator's unit to ``aduan.reports.routed`` and ``aduan.skpd.<code>``, then close
   the item. Publish first: if the process dies in between, the item stays open and the operator's retry
   publishes the same event again (same CloudEvents id), which consumers deduplicate.
+- ``POST /v1/reports/{report_id}/category`` — ``Recategorisation`` body: an operator's new category for
+  a report that is already a unit's. Published as a ``StatusUpdate`` (``reassigned``, ``reason_code``
+  ``recategorised``) on ``aduan.reports.status``; the SLA monitor, which holds the report, sends it back
+  here on ``aduan.reports.reroute`` and the rules pick the unit for the new category (202).
 - ``POST /v1/admin/reload-rules`` — re-read the city files; 422 with the reason when refused.
 - ``GET /v1/rules`` — versions of the active configuration and the last refused reload.
 """
@@ -22,14 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from aduan_kit.http import BodyTooLarge, read_limited_body
-from aduan_kit.kafka import EventProducer
+from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_router.active import ActiveCity, RulesRefused
 from aduan_router.triage import OPEN, Decision, TriageItem, TriageStore, decide, emits_for
-from aduan_schemas.events import MAX_ID
+from aduan_schemas.events import MAX_ID, ReasonCode, ReportStatus, StatusUpdate
 from aduan_schemas.topics import TopicNames
 
 MAX_DECISION_BYTES = 16_384
@@ -70,6 +74,16 @@ class Operator:
     async def _reload_quietly(self) -> None:
         with contextlib.suppress(RulesRefused):  # logged by reload()
             await self.reload()
+
+
+class Recategorisation(BaseModel):
+    """An operator's new category for a report (the body of ``POST /v1/reports/{id}/category``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: str = Field(min_length=1, max_length=MAX_ID, description="The new category code")
+    by: str = Field(min_length=1, max_length=MAX_ID, description="Operator name or id")
+    note: str | None = Field(default=None, max_length=2_000)
 
 
 def _summary(item: TriageItem) -> dict[str, Any]:
@@ -164,5 +178,39 @@ def operator_routes(op: Operator) -> APIRouter:
             "skpd_name": decided.skpd_name,
             "routing": decided.routing.model_dump(),
         }
+
+    @router.post("/v1/reports/{report_id}/category", status_code=202, dependencies=[Depends(authorize)])
+    async def recategorise(report_id: str, request: Request) -> dict[str, Any]:
+        try:
+            body = await read_limited_body(request, MAX_DECISION_BYTES)
+        except BodyTooLarge as e:
+            raise HTTPException(413, str(e)) from e
+        try:
+            r = Recategorisation.model_validate_json(body)
+        except ValidationError as e:
+            raise HTTPException(
+                422, [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
+            ) from e
+        if len(report_id) > MAX_ID:
+            raise HTTPException(422, f"report id longer than {MAX_ID} characters")
+        if r.category not in {c.code for c in op.active.city.taxonomy.categories}:
+            raise HTTPException(422, f"unknown category {r.category!r}: not in the taxonomy")
+        update = StatusUpdate(
+            report_id=report_id,
+            status=ReportStatus.REASSIGNED,
+            reason_code=ReasonCode.RECATEGORISED,
+            category=r.category,
+            at=datetime.now(UTC),
+            by=r.by,
+            note=r.note,
+        )
+        producer: EventProducer = request.app.state.runtime.producer
+        try:
+            await producer.send_and_wait(Emit(op.topics.status, update))
+        except Exception as e:
+            log.warning("re-categorisation not published", report_id=report_id, error=repr(e))
+            raise HTTPException(503, "the broker did not accept the re-categorisation; retry") from e
+        log.info("report re-categorised", report_id=report_id, category=r.category, by=r.by)
+        return {"status": "accepted", "report_id": report_id, "event_id": update.event_id()}
 
     return router

@@ -18,10 +18,11 @@ from aduan_kit.settings import load_settings
 from aduan_router.active import ActiveCity
 from aduan_router.api import Operator, operator_routes
 from aduan_router.config import RouterSettings
+from aduan_router.reroute import reroute
 from aduan_router.rules import route
 from aduan_router.triage import TriageStore, emits_for
 from aduan_schemas.city import CityConfig
-from aduan_schemas.events import NormalizedReport, RoutedReport
+from aduan_schemas.events import NormalizedReport, RerouteRequest, RoutedReport
 
 NAME = "router"
 
@@ -46,6 +47,17 @@ def build(settings: RouterSettings, *, route_fn: RouteFn = route) -> FastAPI:
         metrics.REPORTS_ROUTED.labels(unit.level.value if unit else "unknown", routed.routing.rule).inc()
         return emits_for(routed, topics)
 
+    async def handle_reroute(request: RerouteRequest, _: Received) -> Sequence[Emit]:
+        now = datetime.now(UTC)
+        city = active.city
+        routed = reroute(request, city, now)
+        if routed.needs_triage:
+            assert op.store is not None
+            await op.store.hold_again(routed, now)
+        unit = city.skpd.by_code.get(routed.skpd_code)
+        metrics.REPORTS_ROUTED.labels(unit.level.value if unit else "unknown", routed.routing.rule).inc()
+        return emits_for(routed, topics)
+
     async def setup(rt: Runtime) -> Wiring:
         op.store = TriageStore(rt.db[settings.triage_collection])
         await op.store.ensure_indexes()
@@ -56,7 +68,10 @@ def build(settings: RouterSettings, *, route_fn: RouteFn = route) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
 
         return Wiring(
-            subscriptions=[Subscription(topics.normalized, parser_for(NormalizedReport), handle)],
+            subscriptions=[
+                Subscription(topics.normalized, parser_for(NormalizedReport), handle),
+                Subscription(topics.reroute, parser_for(RerouteRequest), handle_reroute),
+            ],
             stage="route",
             on_stop=stop,
         )

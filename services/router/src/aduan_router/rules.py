@@ -23,6 +23,7 @@ keywords: slang, affixes, repeated letters; see ``aduan_text.analyzer``). For a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,6 +88,10 @@ class Router:
         return tuple(out)
 
     def rule_for(self, category: str, kota: SkpdUnit | None, found: set[str]) -> RoutingRule | None:
+        return next(self.matching(category, kota, found), None)
+
+    def matching(self, category: str, kota: SkpdUnit | None, found: set[str]) -> Iterator[RoutingRule]:
+        """Every rule that matches, in file order (the first decides)."""
         for r in self._by_category.get(category, ()):
             if r.kota and (kota is None or kota.code not in self._rule_kota[r.id]):
                 continue
@@ -96,8 +101,33 @@ class Router:
                 continue
             if f"{r.id}\0unless" in found:
                 continue
-            return r
-        return None
+            yield r
+
+    def candidates(self, report: NormalizedReport) -> list[tuple[SkpdUnit, str]]:
+        """The units the rules would give the report, best first, each with the rule that names it: the
+        decision, its runner-up, then every later matching rule's target and alternative. Units named
+        only because the area is unknown and the global fallback are no candidates (an operator
+        decides those)."""
+        d = self.decide(report)
+        found = self._words.any_of(self._without_names(self.analyzer.tokens(report.text)))
+        out: list[tuple[SkpdUnit, str]] = []
+        if d.routing.rule != "fallback":
+            out.append((d.unit, d.routing.rule))
+            if d.routing.runner_up:
+                out.append((self.city.skpd.get(d.routing.runner_up), d.routing.rule))
+        for rule in self.matching(report.category, _kota_unit(report, self.city), found):
+            for target in (rule.to, rule.alternative):
+                unit = self.resolve(target, report).unit if target else None
+                if unit is not None:
+                    out.append((unit, rule.id))
+        fallback = self.city.routing.fallback
+        seen: set[str] = set()
+        unique = []
+        for unit, rule_id in out:
+            if unit.code not in seen and unit.code != fallback:
+                seen.add(unit.code)
+                unique.append((unit, rule_id))
+        return unique
 
     def resolve(self, target: str, report: NormalizedReport) -> Target:
         skpd = self.city.skpd

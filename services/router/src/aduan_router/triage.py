@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,6 +118,22 @@ class TriageStore:
             pass
         item = await self.get(report.report_id)
         return item.decided if item is not None and item.status == DECIDED else None
+
+    async def hold_again(self, report: RoutedReport, now: datetime) -> None:
+        """Open the item again for a report every candidate unit refused (it may have been decided
+        before). Idempotent per re-routing request: a re-delivery finds ``rerouted_at`` already set."""
+        doc = {
+            "status": OPEN,
+            "report": report.model_dump(mode="json"),
+            "created_at": now,
+            "rerouted_at": report.rerouted_at,
+        }
+        with contextlib.suppress(DuplicateKeyError):  # held for this request already
+            await self.coll.update_one(
+                {"_id": report.report_id, "rerouted_at": {"$ne": report.rerouted_at}},
+                {"$set": doc, "$unset": {"decision": "", "decided_report": "", "decided_at": ""}},
+                upsert=True,
+            )
 
     async def get(self, report_id: str) -> TriageItem | None:
         doc = await self.coll.find_one({"_id": report_id})

@@ -1,3 +1,4 @@
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -31,3 +32,14 @@ class SlaMonitorSettings(ServiceSettings):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {v!r}") from e
         return v
+
+    unit_keys_file: Path | None = Field(
+        default=None,
+        description="Keys file of the status API (one '<skpd_code> <sha256>' line per key); "
+        "unset: the status API answers 503",
+    )
+    status_max_body_bytes: int = Field(default=65_536, ge=1_024, le=1_000_000)
+    status_rate_per_minute: int = Field(
+        default=600, ge=1, description="Status API requests per unit and minute (429 beyond)"
+    )
+    status_publish_timeout_s: float = Field(default=10.0, gt=0, le=120)

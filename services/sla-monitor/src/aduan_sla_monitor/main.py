@@ -10,17 +10,21 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
 from aduan_kit import metrics
-from aduan_kit.kafka import BatchResult, PermanentError, Received, Subscription, parser_for
+from aduan_kit.kafka import BatchResult, Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, RoutedReport, StatusUpdate
-from aduan_sla_monitor.cases import InvalidStatus, public_view, status_change
+from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.public_api import public_api
+from aduan_sla_monitor.reopen import follow_up
+from aduan_sla_monitor.reroute import reroute_request, waiting
 from aduan_sla_monitor.scanner import Scanner
+from aduan_sla_monitor.status_api import status_routes
 from aduan_sla_monitor.store import CaseStore
+from aduan_sla_monitor.unit_keys import UnitKeys
 
 NAME = "sla-monitor"
 log = get_logger(component=NAME)
@@ -60,20 +64,34 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         app.state.cases = store
 
         async def on_routed(batch: list[tuple[RoutedReport, Received]]) -> BatchResult:
-            new = await store.apply_routed_batch([r for r, _ in batch], datetime.now(UTC))
-            metrics.CASES_STORED.inc(new)
-            return [[] for _ in batch]
+            out: BatchResult = [[] for _ in batch]
+            reports = [r for r, _ in batch]
+            earlier = await store.find([r.follow_up_of for r in reports if r.follow_up_of])
+            plain, links = [], []
+            for i, report in enumerate(reports):
+                f = follow_up(report, earlier.get(report.follow_up_of or ""), city.sla)
+                if f is None:
+                    plain.append(report)
+                    continue
+                links.append((f.earlier_id, report.report_id))
+                if f.reopen is not None:  # applied by the status consumer, like every update
+                    out[i] = [Emit(topics.status, f.reopen)]
+                    log.info("follow-up reopens its case", report_id=f.earlier_id, follow_up=report.report_id)
+            now = datetime.now(UTC)
+            await store.link_follow_ups(links, now)
+            metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now))
+            return out
 
         async def on_status(batch: list[tuple[StatusUpdate, Received]]) -> BatchResult:
             out: BatchResult = [[] for _ in batch]
-            changes = []
+            changes: list[tuple[int, StatusChange]] = []
             for i, (update, _) in enumerate(batch):
                 try:
-                    changes.append(status_change(update, city.skpd))
+                    changes.append((i, status_change(update, city.skpd)))
                 except InvalidStatus as e:
                     out[i] = PermanentError(str(e))  # this update alone is dead-lettered
-            results = await store.apply_statuses(changes, datetime.now(UTC))
-            for change, (applied, created) in zip(changes, results, strict=True):
+            results = await store.apply_statuses([c for _, c in changes], datetime.now(UTC))
+            for (_, change), (applied, created) in zip(changes, results, strict=True):
                 if created:
                     metrics.CASES_STORED.inc()
                 if applied:
@@ -82,6 +100,26 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     log.info(
                         "status update already applied", report_id=change.report_id, event_id=change.event_id
                     )
+            # Re-routing: sent (again) while the case still waits for it, so a crash between the write
+            # and the send, or a re-delivery, never loses the request.
+            asked = [(i, c) for i, c in changes if c.reroute]
+            cases = await store.find([c.report_id for _, c in asked])
+            for i, change in asked:
+                case = cases.get(change.report_id)
+                if case is None or not waiting(case, change.at):
+                    continue
+                request = reroute_request(case, change)
+                if request is None:
+                    log.warning(
+                        "re-routing asked before the routed report arrived", report_id=change.report_id
+                    )
+                    continue
+                out[i] = [Emit(topics.reroute, request)]
+                log.info(
+                    "report sent back to the router",
+                    report_id=change.report_id,
+                    exclude=request.exclude_units,
+                )
             return out
 
         tasks = []
@@ -105,8 +143,15 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             tasks=tasks,
         )
 
+    keys = UnitKeys(settings.unit_keys_file)
     public = public_api(city, ZoneInfo(settings.public_timezone))
-    app = build_service(NAME, settings.common, setup, uses_mongo=True, routers=[api(), public])
+    app = build_service(
+        NAME,
+        settings.common,
+        setup,
+        uses_mongo=True,
+        routers=[api(), public, status_routes(keys, city.skpd, topics, settings)],
+    )
     return app
 
 

@@ -24,13 +24,15 @@ from pymongo.errors import BulkWriteError
 from aduan_kit.kafka import TransientError
 from aduan_kit.mongo import DUPLICATE_KEY
 from aduan_schemas.events import RoutedReport
-from aduan_sla_monitor.cases import ROUTED, StatusChange, case_fields
+from aduan_sla_monitor.cases import REROUTING, ROUTED, TRIAGE, StatusChange, case_fields
 from aduan_sla_monitor.deadlines import RESOLVE, RESPOND, BreachKind
 from aduan_sla_monitor.open311 import RequestQuery as PublicQuery
 from aduan_sla_monitor.public_case import CLOSED
 from aduan_sla_monitor.public_case import FIELDS as PUBLIC_FIELDS
 
 COLLECTION = "cases"
+OPERATOR_RULE = "operator"  # the router's rule id of an operator's decision
+CLOCK_KEYS = ("respond_by", "resolve_by", "sla")
 # What the scanner needs of a case.
 CLOCK_FIELDS = {
     "skpd_code": 1,
@@ -83,6 +85,8 @@ class CaseStore:
         for clock in CLOCKS:
             await self.coll.create_index(clock.index)
         await self.ensure_public_indexes()
+        # A unit's open cases (status API), in report-id order.
+        await self.coll.create_index([("skpd_code", ASCENDING), ("closed_at", ASCENDING), ("_id", ASCENDING)])
 
     async def apply_routed(self, report: RoutedReport, now: datetime) -> bool:
         """Upsert the case from its routed report. Returns True when the case is new."""
@@ -119,27 +123,7 @@ class CaseStore:
             inserted = int(e.details.get("nInserted", len(docs) - len(existing)))
         ops = []
         for rid in existing:
-            report = latest[rid]
-            ops += [
-                UpdateOne(
-                    {"_id": rid},
-                    {
-                        "$set": {**case_fields(report), "updated_at": now},
-                        "$setOnInsert": {
-                            "status": ROUTED,
-                            "created_at": now,
-                            "skpd_code": report.skpd_code,
-                            "skpd_name": report.skpd_name,
-                        },
-                    },
-                    upsert=True,
-                ),
-                # The routed unit, unless a reassignment (which may have arrived first) already named another.
-                UpdateOne(
-                    {"_id": rid, "reassigned_at": {"$exists": False}},
-                    {"$set": {"skpd_code": report.skpd_code, "skpd_name": report.skpd_name}},
-                ),
-            ]
+            ops += self._routed_ops(latest[rid], now)
         try:
             await self.coll.bulk_write(ops, ordered=True)
         except BulkWriteError as e:
@@ -147,6 +131,62 @@ class CaseStore:
                 raise TransientError("a case was created concurrently") from e
             raise
         return inserted
+
+    def _routed_ops(self, report: RoutedReport, now: datetime) -> list[UpdateOne]:
+        """Guarded updates of an existing case from a routed report (a re-delivery, a re-routed report,
+        an operator's decision, or a case a status update created first)."""
+        rid, code = report.report_id, report.skpd_code
+        fields = case_fields(report)
+        clocks = {k: fields.pop(k) for k in CLOCK_KEYS}
+        # A unit that refused the report never gets it back from a re-delivered or re-routed report;
+        # an operator may still choose it on purpose.
+        unit_guard: dict[str, Any] = (
+            {} if report.routing.rule == OPERATOR_RULE else {"rejected_by": {"$ne": code}}
+        )
+        if report.needs_triage:
+            waiting: dict[str, Any] = {"_id": rid, "status": REROUTING}
+        else:
+            waiting = {"_id": rid, "status": {"$in": [REROUTING, TRIAGE]}, **unit_guard}
+        return [
+            UpdateOne(
+                {"_id": rid},
+                {
+                    "$set": {**fields, "updated_at": now},
+                    "$setOnInsert": {
+                        "status": ROUTED,
+                        "created_at": now,
+                        "skpd_code": report.skpd_code,
+                        "skpd_name": report.skpd_name,
+                    },
+                },
+                upsert=True,
+            ),
+            # The deadlines, unless a citizen's follow-up reopened the case with a new resolve clock.
+            UpdateOne({"_id": rid, "reopened_at": {"$exists": False}}, {"$set": clocks}),
+            # The answer to a re-routing: the case waits for its new unit again (or for an operator).
+            UpdateOne(waiting, {"$set": {"status": TRIAGE if report.needs_triage else ROUTED}}),
+            # The routed unit, unless a reassignment (which may have arrived first) already named another.
+            UpdateOne(
+                {"_id": rid, "reassigned_at": {"$exists": False}, **unit_guard},
+                {"$set": {"skpd_code": code, "skpd_name": report.skpd_name}},
+            ),
+        ]
+
+    async def link_follow_ups(self, links: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Record citizens' follow-up reports on their earlier cases: ``(earlier_id, follow_up_id)``."""
+        if links:
+            ops = [
+                UpdateOne({"_id": earlier}, {"$addToSet": {"follow_ups": fid}, "$set": {"updated_at": now}})
+                for earlier, fid in links
+            ]
+            await self.coll.bulk_write(ops, ordered=False)
+
+    async def find(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Cases by id, without their history (one query)."""
+        if not ids:
+            return {}
+        cursor = self.coll.find({"_id": {"$in": list(dict.fromkeys(ids))}}, {"history": 0})
+        return {doc["_id"]: doc async for doc in cursor}
 
     async def apply_status(self, change: StatusChange, now: datetime) -> tuple[bool, bool]:
         """Apply a status update. Returns (applied, created); applied is False for a re-delivery."""
@@ -159,8 +199,10 @@ class CaseStore:
         ids = list(dict.fromkeys(c.report_id for c in changes))
         applied_before: dict[str, set[str]] = {rid: set() for rid in ids}
         exists: set[str] = set()
-        async for doc in self.coll.find({"_id": {"$in": ids}}, {"history.event_id": 1}):
+        units: dict[str, str | None] = {}
+        async for doc in self.coll.find({"_id": {"$in": ids}}, {"history.event_id": 1, "skpd_code": 1}):
             exists.add(doc["_id"])
+            units[doc["_id"]] = doc.get("skpd_code")
             applied_before[doc["_id"]] = {h.get("event_id") for h in doc.get("history") or ()}
         ops: list[UpdateOne] = []
         results: list[tuple[bool, bool]] = []
@@ -173,7 +215,7 @@ class CaseStore:
             created = change.report_id not in exists
             exists.add(change.report_id)
             results.append((True, created))
-            ops += self._status_ops(change, now)
+            ops += self._status_ops(change, now, change.sender or units.get(change.report_id))
         if ops:
             try:
                 # Ordered: a case's first update creates it before the guarded updates that follow.
@@ -184,7 +226,8 @@ class CaseStore:
                 raise
         return results
 
-    def _status_ops(self, change: StatusChange, now: datetime) -> list[UpdateOne]:
+    def _status_ops(self, change: StatusChange, now: datetime, unit: str | None) -> list[UpdateOne]:
+        """``unit``: the unit that sent the update (its own word, else the case's unit when read)."""
         rid = change.report_id
         first: dict[str, Any] = {
             "$push": {"history": {"$each": [change.entry], "$slice": -self.history_limit}},
@@ -196,15 +239,38 @@ class CaseStore:
         }
         if earliest:
             first["$min"] = earliest  # the first answer counts, whatever order updates arrive in
+        if change.not_ours and unit is not None:
+            first["$addToSet"] = {"rejected_by": unit}
         ops = [
             # Guarded by the event id, so a re-delivery racing this one is applied once.
             UpdateOne({"_id": rid, "history.event_id": {"$ne": change.event_id}}, first, upsert=True),
-            # The latest update by its own time sets the status.
+        ]
+        if change.reopen_resolve_by is not None:
+            # Only a case resolved before the follow-up reopens: a new resolve clock, open again, and its
+            # resolve breach cleared so the new clock is watched.
+            ops.append(
+                UpdateOne(
+                    {"_id": rid, "status": "resolved", "closed_at": {"$lte": change.at}},
+                    {
+                        "$set": {
+                            "status": change.status,
+                            "status_at": change.at,
+                            "resolve_by": change.reopen_resolve_by,
+                            "reopened_at": change.at,
+                        },
+                        "$unset": {"closed_at": "", "breaches.resolve_breached": ""},
+                        "$inc": {"reopen_count": 1},
+                    },
+                )
+            )
+            return ops
+        # The latest update by its own time sets the status.
+        ops.append(
             UpdateOne(
                 {"_id": rid, "$or": [{"status_at": {"$exists": False}}, {"status_at": {"$lte": change.at}}]},
                 {"$set": {"status": change.status, "status_at": change.at}},
-            ),
-        ]
+            )
+        )
         if change.reassign_to is not None:
             ops.append(
                 UpdateOne(
@@ -258,6 +324,14 @@ class CaseStore:
         ]
         res = await self.coll.bulk_write(ops, ordered=False)
         return res.modified_count
+
+    async def open_cases_of(self, unit: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """One page of ``unit``'s open cases (no ``closed_at``), by report id after ``after``."""
+        q: dict[str, Any] = {"skpd_code": unit, "closed_at": None}
+        if after is not None:
+            q["_id"] = {"$gt": after}
+        cursor = self.coll.find(q, {"history": 0}).sort("_id", ASCENDING).limit(limit)
+        return [doc async for doc in cursor]
 
     async def count_open(self) -> int:
         """Cases without ``closed_at`` (index-backed: the resolve clock's index starts with it)."""
