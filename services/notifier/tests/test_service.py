@@ -8,7 +8,7 @@ import pytest
 from aduan_kit import signing
 from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_all_topics, find_events, publish_bytes, read_topic
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized
 from aduan_notifier.config import NotifierSettings
@@ -54,13 +54,16 @@ def settings(common: CommonSettings, receiver: Receiver | None, **kw: Any) -> No
     template = f"{receiver.url}/skpd/{{skpd_code}}" if receiver else None
     return NotifierSettings(
         common=common, signing_secret=SECRET, webhook_url_template=template,  # type: ignore[arg-type]
-        backoff_initial_s=0.05, backoff_max_s=0.2, request_timeout_s=3, **kw,
+        backoff_initial_s=0.05, backoff_max_s=0.2, request_timeout_s=3, contact_wait_s=0, **kw,
     )  # fmt: skip
 
 
 async def notifications(common: CommonSettings, count: int, settle: float = 0.0) -> list[Notification]:
-    records = await read_topic(common, common.topics.notifications, count, timeout=20, settle=settle)
-    return [Notification.model_validate_json(r.value) for r in records]
+    """The webhook notifications (the unit's email and the citizen's reply are tested elsewhere)."""
+    return await find_events(
+        common, common.topics.notifications, Notification, lambda n: n.channel == "webhook", count,
+        timeout=20, settle=settle,
+    )  # fmt: skip
 
 
 async def test_routed_report_is_posted_once_signed_as_a_cloudevent(
