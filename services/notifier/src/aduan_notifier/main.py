@@ -99,7 +99,15 @@ def event_time(event: Notified) -> datetime:
     return event.detected_at
 
 
-def build(settings: NotifierSettings) -> FastAPI:
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
+    """``clock`` decides the digest periods (tests move it on instead of waiting an hour)."""
     city = settings.common.load_city()
     templates: Templates = load_templates(settings.common.city_dir)
     topics = settings.common.topics
@@ -346,7 +354,7 @@ def build(settings: NotifierSettings) -> FastAPI:
             await sent.record_many(entries)
             await digest_log.file_many(
                 [
-                    digests.entry(events[i], p.digest_unit, now, s.digest_interval_s)
+                    digests.entry(events[i], p.digest_unit, clock(), s.digest_interval_s)
                     for i, p in plans.items()
                     if p.digest_unit and isinstance(events[i], SlaEvent)
                 ]
@@ -472,7 +480,7 @@ def build(settings: NotifierSettings) -> FastAPI:
         async def digest_loop() -> None:
             while True:
                 try:
-                    await send_digests(datetime.now(UTC))
+                    await send_digests(clock())
                 except Exception:  # the next pass tries again; a digest is never marked sent unsent
                     log.exception("digest pass failed")
                 await asyncio.sleep(s.digest_check_s)
