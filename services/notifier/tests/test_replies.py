@@ -256,7 +256,9 @@ async def test_each_channel_gets_its_reply_and_the_unit_its_email(
     assert text.headers["authorization"] == f"Bearer {SMS_TOKEN}"
 
     unit_mails = mailbox.to("dbm@skpd.jakarta.go.id")
-    assert len(unit_mails) == 4 and all(m["Subject"].startswith("[Aduan] Laporan baru") for m in unit_mails)
+    assert len(unit_mails) == 4 and all(
+        m["Subject"].strip().startswith("[Aduan] Laporan baru") for m in unit_mails
+    )
     assert all(m["Message-ID"].startswith("<aduan-unit.") for m in unit_mails)  # never taken for a follow-up
     assert "Batas waktu tanggapan" in unit_mails[0].get_content()
 
