@@ -195,7 +195,8 @@ async def test_each_channel_gets_its_reply_and_the_unit_its_email(
 ) -> None:
     """A routed report tells its unit (webhook + email) and its reporter on the channel they used.
     Checked to fail: with ``contact_document`` keyed by ``channel_message_id`` instead of the
-    normalizer's report id, no contact was found and every reply was skipped."""
+    normalizer's report id, no contact was found and no reply went out; with a log line of the stored
+    reporters added to ``store_contacts``, the contact scan at the end went red."""
     await create_all_topics(common)
     t = common.topics
     tw, em, ql = tweet(), mail(), raw_qlue(reporter=QLUER)
@@ -276,7 +277,8 @@ async def test_every_trigger_tells_the_citizen_its_message(
 ) -> None:
     """received (held for triage), forwarded, in progress, resolved with the evidence link, escalated,
     reopened (and the unit told of the reopening); rejected tells nobody; an SLA kind this notifier does
-    not know yet is ignored, not dead-lettered."""
+    not know yet is ignored, not dead-lettered (checked to fail: with ``parser_for(SlaEvent)`` instead
+    of ``tolerant``, the new kind landed on the dead-letter topic)."""
     await create_all_topics(common)
     t = common.topics
     raw = raw_qlue(reporter=QLUER)
@@ -324,8 +326,8 @@ async def test_every_trigger_tells_the_citizen_its_message(
 
 
 async def test_unconfigured_channels_are_skipped_with_the_reason(common: CommonSettings) -> None:
-    """Checked to fail: with the ``Skip`` branch of ``citizen`` turned into a send, the unconfigured
-    notifier failed and dead-lettered the records instead."""
+    """Checked to fail: without the bearer-token check in ``outbound.citizen_reply``, the notifier tried
+    to reply on X, failed and dead-lettered the routed records instead of recording the reason."""
     await create_all_topics(common)
     t = common.topics
     tw, em, ql = tweet(), mail(), raw_qlue(reporter=QLUER)
