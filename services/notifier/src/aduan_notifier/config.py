@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -33,6 +35,9 @@ class NotifierSettings(ServiceSettings):
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: no email is sent")
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA certificates that verify the SMTP server; default: the system's"
+    )
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str | None = Field(default=None, description="From address, e.g. aduan@jakarta.go.id")

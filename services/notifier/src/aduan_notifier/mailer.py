@@ -24,6 +24,7 @@ class SmtpConfig:
     user: str | None
     password: str | None
     timeout_s: float
+    ca_file: str | None = None
 
 
 class _Final(Exception):
@@ -56,9 +57,12 @@ class Mailer:
         c = self.config
         with smtplib.SMTP(c.host, c.port, timeout=c.timeout_s) as smtp:
             if c.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(cafile=c.ca_file))
             if c.user:
-                smtp.login(c.user, c.password or "")
+                try:
+                    smtp.login(c.user, c.password or "")
+                except smtplib.SMTPAuthenticationError as e:
+                    raise _Final(f"SMTP login refused ({e.smtp_code})") from None
             try:
                 smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as e:

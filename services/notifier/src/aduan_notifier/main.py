@@ -143,6 +143,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     s.smtp_user,
                     s.smtp_password.get_secret_value() if s.smtp_password else None,
                     s.smtp_timeout_s,
+                    str(s.smtp_ca_file) if s.smtp_ca_file else None,
                 ),
                 max_attempts=s.max_attempts,
                 backoff_initial_s=s.backoff_initial_s,
