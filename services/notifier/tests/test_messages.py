@@ -1,5 +1,6 @@
 """Pure rules: templates, what each event triggers, and what goes out on each channel."""
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,8 +171,6 @@ def test_unknown_future_kinds_are_ignored_but_broken_records_still_fail() -> Non
     parse = tolerant(SlaEvent, "kind", frozenset({"respond_breached", "resolve_breached"}))
     body = breach(None).model_dump(mode="json")
     new_kind = {**body, "kind": "respond_warning"}
-    import json
-
     ignored = parse(json.dumps(new_kind).encode())
     assert isinstance(ignored, Ignored) and ignored.report_id == "rpt-1"
     assert isinstance(parse(json.dumps(body).encode()), SlaEvent)
@@ -204,8 +203,6 @@ def test_x_reply_has_the_v2_shape() -> None:
         NOW,
     )
     assert isinstance(out, HttpRequest) and out.url == "http://x.test/2/tweets"
-    import json
-
     body = json.loads(out.body)
     assert body["reply"] == {"in_reply_to_tweet_id": "m-1"} and len(body["text"]) == 280
     assert out.headers_now()["authorization"] == "Bearer tok"

@@ -335,8 +335,17 @@ async def test_unconfigured_channels_are_skipped_with_the_reason(common: CommonS
     await publish(common, t.raw("email"), em)
     await publish(common, t.raw("qlue"), ql)
     await publish(common, t.routed, *(routed_for(r) for r in (tw, em, ql)))
-    async with running(build(settings(common))):
+    async with running(build(settings(common, contact_retention_days=30))):
         notes = await find_events(common, t.notifications, Notification, lambda n: True, 9)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(common.mongodb_url.get_secret_value())
+    db = client[common.mongodb_db]
+    ttl = [
+        i.get("expireAfterSeconds")
+        for c in ("contacts", "notifier_cases")
+        for i in (await db[c].index_information()).values()
+    ]
+    await client.close()
+    assert ttl.count(30 * 86400) == 2  # contacts (and case links) are forgotten after the retention
     reasons = {(n.audience, n.channel, n.outcome, n.detail) for n in notes}
     assert reasons == {
         ("unit", "webhook", "skipped", "no webhook configured for dbm"),
