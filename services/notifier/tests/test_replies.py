@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from aduan_kit import signing
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes, read_topic
+from aduan_kit.testing.kafka import eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.mailbox import Mailbox
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized, raw_qlue
@@ -37,6 +37,8 @@ from aduan_schemas.events import (
     StatusUpdate,
 )
 from aduan_schemas.ids import report_id
+
+pytestmark = pytest.mark.usefixtures("fixed_topics")
 
 SECRET = "test-signing-secret"
 QLUE_SECRET = "test-qlue-secret"
@@ -197,7 +199,6 @@ async def test_each_channel_gets_its_reply_and_the_unit_its_email(
     Checked to fail: with ``contact_document`` keyed by ``channel_message_id`` instead of the
     normalizer's report id, no contact was found and no reply went out; with a log line of the stored
     reporters added to ``store_contacts``, the contact scan at the end went red."""
-    await create_all_topics(common)
     t = common.topics
     tw, em, ql = tweet(), mail(), raw_qlue(reporter=QLUER)
     sms = RawReport(
@@ -279,7 +280,6 @@ async def test_every_trigger_tells_the_citizen_its_message(
     reopened (and the unit told of the reopening); rejected tells nobody; an SLA kind this notifier does
     not know yet is ignored, not dead-lettered (checked to fail: with ``parser_for(SlaEvent)`` instead
     of ``tolerant``, the new kind landed on the dead-letter topic)."""
-    await create_all_topics(common)
     t = common.topics
     raw = raw_qlue(reporter=QLUER)
     rid = report_id(raw)
@@ -328,7 +328,6 @@ async def test_every_trigger_tells_the_citizen_its_message(
 async def test_unconfigured_channels_are_skipped_with_the_reason(common: CommonSettings) -> None:
     """Checked to fail: without the bearer-token check in ``outbound.citizen_reply``, the notifier tried
     to reply on X, failed and dead-lettered the routed records instead of recording the reason."""
-    await create_all_topics(common)
     t = common.topics
     tw, em, ql = tweet(), mail(), raw_qlue(reporter=QLUER)
     await publish(common, t.raw("twitter"), tw)
@@ -362,7 +361,6 @@ async def test_a_reply_waits_for_a_contact_still_on_its_way(
     """The contact store fills from its own consumer group, so a routed report may come first: its
     reply waits (up to ``contact_wait_s``) instead of being skipped. Checked to fail: without the
     ``TransientError`` for a young event, the reply was skipped "no contact on record"."""
-    await create_all_topics(common)
     t = common.topics
     raw = raw_qlue(reporter=QLUER)
     async with running(build(settings(common, receiver))) as client:
@@ -380,7 +378,6 @@ async def test_reporters_of_duplicates_are_told_when_the_case_moves(
 ) -> None:
     """Checked to fail: with ``duplicates_too`` ignored in ``notify_batch``, the duplicate's reporter
     heard nothing of the case's progress."""
-    await create_all_topics(common)
     t = common.topics
     first, dup = raw_qlue(reporter=QLUER), tweet(7)
     main_id, dup_id = report_id(first), report_id(dup)
