@@ -74,7 +74,7 @@ async def test_redelivery_across_restarts_sends_nothing_twice(
 ) -> None:
     """Every delivery is checked against the durable sent log. Checked to fail: with the
     ``done.get(d.key)`` check removed from ``deliver``, the second consumer sent every webhook and email
-    again (6 POSTs where 2 were expected)."""
+    again (4 POSTs where 2 were expected)."""
     t = common.topics
     raw = RawEmail(
         channel_message_id="CAF-99@mail.example.org",
