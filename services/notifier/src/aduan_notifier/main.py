@@ -353,13 +353,12 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
 
             await asyncio.gather(*(one_report(ix) for ix in by_report.values()))
             await sent.record_many(entries)
-            await digest_log.file_many(
-                [
-                    digests.entry(events[i], p.digest_unit, clock(), s.digest_interval_s)
-                    for i, p in plans.items()
-                    if p.digest_unit and isinstance(events[i], SlaEvent)
-                ]
-            )
+            filed = []
+            for i, p in plans.items():
+                ev = events[i]
+                if p.digest_unit and isinstance(ev, SlaEvent):
+                    filed.append(digests.entry(ev, p.digest_unit, clock(), s.digest_interval_s))
+            await digest_log.file_many(filed)
             return out
 
         async def deliver(
