@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import structlog
 from pymongo import AsyncMongoClient
 from structlog.testing import capture_logs
 
@@ -182,9 +181,8 @@ def qlue_calls(receiver: Receiver) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def logs() -> Iterator[list[dict[str, Any]]]:
-    with capture_logs() as captured:
+    with capture_logs() as captured:  # restores the logging configuration on exit
         yield captured
-    structlog.reset_defaults()
 
 
 async def test_each_channel_gets_its_reply_and_the_unit_its_email(
