@@ -152,7 +152,11 @@ async def test_one_digest_per_unit_and_period_listing_its_breaches(
         await eventually(lambda: mailbox.count() == 3)  # the breach emails, and no digest yet
         assert not [m for _, m in mailbox.messages if m["Subject"].strip().startswith(DIGEST_SUBJECT)]
         now[0] += timedelta(hours=1)  # the period closes
-        await eventually(lambda: mailbox.count() == 5)
+        # Outcomes are published after the digest's sent-log write: both digests are complete.
+        await find_events(
+            common, t.notifications, Notification, lambda x: (x.detail or "").startswith("digest of"), 3
+        )
+        assert mailbox.count() == 5
     # As if the process had died after sending the digests and before marking their breaches sent.
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(common.mongodb_url.get_secret_value())
     await client[common.mongodb_db][digest.COLLECTION].update_many({}, {"$set": {"done": False}})
