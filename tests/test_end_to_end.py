@@ -117,8 +117,9 @@ async def test_signed_qlue_report_reaches_skpd_topic_case_store_and_webhook(
         )
     )
     notes = await find_events(
-        stack_common, t.notifications, Notification, lambda n: n.report_id == report.report_id
-    )
+        stack_common, t.notifications, Notification,
+        lambda n: n.report_id == report.report_id and n.channel == "webhook",
+    )  # fmt: skip
     assert notes[0].outcome == "delivered" and notes[0].recipient == "dlh-3171"
 
 

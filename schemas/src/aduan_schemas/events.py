@@ -340,8 +340,14 @@ class Notification(Event):
     notification_id: ShortText
     report_id: ReportId
     about: ShortText = Field(description="CloudEvents type of the event that was notified")
-    recipient: ShortText = Field(description="SKPD code")
-    channel: Literal["webhook"] = "webhook"
+    recipient: ShortText = Field(
+        description="SKPD code (audience unit); the reporter's pseudonym, or 'reporter:<report_id>' when "
+        "there is none (audience citizen): never a contact"
+    )
+    channel: Literal["webhook", "email", "twitter", "qlue", "sms", "none"] = Field(
+        default="webhook", description="How it was sent; 'none' when no channel could be chosen (skipped)"
+    )
+    audience: Literal["unit", "citizen"] = Field(default="unit", description="Who was told")
     outcome: Literal["delivered", "skipped", "failed"]
     attempts: int = Field(ge=0)
     detail: ShortText | None = None

@@ -1,13 +1,39 @@
-"""A real HTTP receiver on a free loopback port, standing in for SKPD systems."""
+"""Real servers on free loopback ports, standing in for SKPD systems, the mail server, X, Qlue and the
+SMS gateway."""
 
 from collections.abc import Iterator
 
 import pytest
 
+from aduan_kit.kafka import ensure_topics
+from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.mailbox import Mailbox, smtp_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
+from aduan_kit.testing.xapi import XApi, x_api
+
+X_TOKEN = "test-x-user-token"
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with webhook_receiver() as r:
         yield r
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def xapi() -> Iterator[XApi]:
+    with x_api(X_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+async def fixed_topics(common: CommonSettings) -> None:
+    """The registry's fixed topics only: the notifier reads no per-unit topic, and creating one per unit
+    for every test slows the broker down for the whole session."""
+    await ensure_topics(common.kafka_bootstrap, common.topics.all_topics([]))

@@ -8,7 +8,7 @@ import pytest
 from aduan_kit import signing
 from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
+from aduan_kit.testing.kafka import find_events, publish_bytes, read_topic
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized
 from aduan_notifier.config import NotifierSettings
@@ -22,6 +22,8 @@ from aduan_schemas.events import (
     SlaDeadlines,
     SlaEvent,
 )
+
+pytestmark = pytest.mark.usefixtures("fixed_topics")
 
 SECRET = "test-signing-secret"
 
@@ -54,19 +56,21 @@ def settings(common: CommonSettings, receiver: Receiver | None, **kw: Any) -> No
     template = f"{receiver.url}/skpd/{{skpd_code}}" if receiver else None
     return NotifierSettings(
         common=common, signing_secret=SECRET, webhook_url_template=template,  # type: ignore[arg-type]
-        backoff_initial_s=0.05, backoff_max_s=0.2, request_timeout_s=3, **kw,
+        backoff_initial_s=0.05, backoff_max_s=0.2, request_timeout_s=3, contact_wait_s=0, **kw,
     )  # fmt: skip
 
 
 async def notifications(common: CommonSettings, count: int, settle: float = 0.0) -> list[Notification]:
-    records = await read_topic(common, common.topics.notifications, count, timeout=20, settle=settle)
-    return [Notification.model_validate_json(r.value) for r in records]
+    """The webhook notifications (the unit's email and the citizen's reply are tested elsewhere)."""
+    return await find_events(
+        common, common.topics.notifications, Notification, lambda n: n.channel == "webhook", count,
+        timeout=20, settle=settle,
+    )  # fmt: skip
 
 
 async def test_routed_report_is_posted_once_signed_as_a_cloudevent(
     common: CommonSettings, receiver: Receiver
 ) -> None:
-    await create_all_topics(common)
     t = common.topics
     report = routed()
     await publish(common, t.routed, report)
@@ -88,7 +92,6 @@ async def test_routed_report_is_posted_once_signed_as_a_cloudevent(
 
 
 async def test_server_errors_are_retried_until_delivered(common: CommonSettings, receiver: Receiver) -> None:
-    await create_all_topics(common)
     receiver.answer("/skpd/dbm", 500, 500)
     await publish(common, common.topics.routed, routed("dbm", "Dinas Bina Marga"))
     async with running(build(settings(common, receiver))):
@@ -100,7 +103,6 @@ async def test_server_errors_are_retried_until_delivered(common: CommonSettings,
 async def test_client_error_fails_is_dead_lettered_and_others_go_on(
     common: CommonSettings, receiver: Receiver
 ) -> None:
-    await create_all_topics(common)
     t = common.topics
     receiver.answer("/skpd/dlh", 400)
     refused, fine = routed("dlh"), routed("dbm", "Dinas Bina Marga")
@@ -123,7 +125,6 @@ async def test_client_error_fails_is_dead_lettered_and_others_go_on(
 async def test_breach_goes_to_the_parent_unit_or_the_unit_itself(
     common: CommonSettings, receiver: Receiver
 ) -> None:
-    await create_all_topics(common)
     t = common.topics
     await publish(common, t.sla_events, breach("rpt-a", "kec-317101"))
     await publish(common, t.sla_events, breach("rpt-b", None))
@@ -141,7 +142,6 @@ async def test_breach_goes_to_the_parent_unit_or_the_unit_itself(
 
 
 async def test_no_webhook_configured_is_skipped(common: CommonSettings, receiver: Receiver) -> None:
-    await create_all_topics(common)
     report = routed()
     await publish(common, common.topics.routed, report)
     async with running(build(settings(common, None))):
@@ -156,7 +156,6 @@ async def test_report_held_for_triage_is_not_posted_until_an_operator_decides(
 ) -> None:
     """Checked to fail: with the ``held_for_triage`` check removed from ``notify``, the candidate unit
     received the triaged report and the first assertion went red."""
-    await create_all_topics(common)
     held = routed().model_copy(update={"needs_triage": True})
     decided = held.model_copy(
         update={"needs_triage": False, "routing": Routing(rule="operator", version="1", reason="operator")}

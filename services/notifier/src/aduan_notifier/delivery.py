@@ -7,9 +7,11 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Literal
 
-from aduan_schemas.events import MAX_SHORT, Event, Notification
+from aduan_schemas.events import MAX_SHORT, Event, Notification, SlaEvent
 
 Outcome = Literal["delivered", "skipped", "failed"]
+Channel = Literal["webhook", "email", "twitter", "qlue", "sms", "none"]
+Audience = Literal["unit", "citizen"]
 RETRYABLE_STATUSES = frozenset({408, 429})
 
 
@@ -78,17 +80,47 @@ def sent_key(ce_id: str, recipient: str) -> str:
 
 
 def notification(
-    event: Event, recipient: str, outcome: Outcome, attempts: int, now: datetime, detail: str | None = None
+    event: Event,
+    recipient: str,
+    outcome: Outcome,
+    attempts: int,
+    now: datetime,
+    detail: str | None = None,
+    *,
+    key: str | None = None,
+    channel: Channel = "webhook",
+    audience: Audience = "unit",
 ) -> Notification:
-    """The record of what was done. Its id is deterministic per event, unit and outcome, so a
-    re-emitted notification is recognisable downstream."""
+    """The record of what was done. Its id is deterministic per delivery (``key``: by default the
+    webhook's ``<ce_id>|<unit>``) and outcome, so a re-emitted notification is recognisable downstream.
+    ``recipient`` is an SKPD code or a reporter's pseudonym: never a contact."""
     return Notification(
-        notification_id=f"notify:{sent_key(event.event_id(), recipient)}:{outcome}"[:MAX_SHORT],
+        notification_id=f"notify:{key or sent_key(event.event_id(), recipient)}:{outcome}"[:MAX_SHORT],
         report_id=str(event.subject()),
         about=event.EVENT_TYPE,
-        recipient=recipient,
+        recipient=recipient[:MAX_SHORT],
+        channel=channel,
+        audience=audience,
         outcome=outcome,
         attempts=attempts,
         detail=detail[:MAX_SHORT] if detail else None,
+        at=now,
+    )
+
+
+def digest_notification(
+    key: str, report_id: str, unit: str, outcome: Outcome, attempts: int, now: datetime, detail: str
+) -> Notification:
+    """One per breach listed in a unit's digest (the topic is keyed by report)."""
+    return Notification(
+        notification_id=f"notify:{key}|{report_id}:{outcome}"[:MAX_SHORT],
+        report_id=report_id,
+        about=SlaEvent.EVENT_TYPE,
+        recipient=unit,
+        channel="email",
+        audience="unit",
+        outcome=outcome,
+        attempts=attempts,
+        detail=detail[:MAX_SHORT],
         at=now,
     )

@@ -46,3 +46,22 @@ def webhook_url(skpd_code: str, template: str | None, registry: SkpdRegistry) ->
     if unit is None or not unit.contact.webhook_url:
         return None
     return unit.contact.webhook_url
+
+
+def check_email_template(template: str) -> None:
+    """Raise ``ValueError`` unless ``template`` makes an address from ``{skpd_code}`` alone."""
+    try:
+        address = template.format(**{PLACEHOLDER: "x"})
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"unit email template may only use {{{PLACEHOLDER}}}: {e}") from e
+    if address.count("@") != 1 or address.startswith("@") or address.endswith("@"):
+        raise ValueError("unit email template must give one address (local@domain)")
+
+
+def unit_email(skpd_code: str, template: str | None, registry: SkpdRegistry) -> str | None:
+    """The template when configured (one mailbox pattern for every unit), else the unit's registered
+    address; None when neither exists."""
+    if template:
+        return template.format(**{PLACEHOLDER: skpd_code})
+    unit = registry.by_code.get(skpd_code)
+    return unit.contact.email if unit is not None and unit.contact.email else None

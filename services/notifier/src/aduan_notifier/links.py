@@ -1,0 +1,103 @@
+"""What the notifier remembers of each routed report (MongoDB collection ``notifier_cases``).
+
+Status updates and SLA events name a report only; to tell its unit and its reporter(s) the notifier
+needs the unit the report was last routed to, the reporter's pseudonym (the recipient it publishes
+instead of a contact) and which reports are duplicates of it (their reporters are told too). No contact
+is kept here. ``_id`` = report id; the latest routing of a report wins; one ``bulk_write`` per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from aduan_schemas.events import RoutedReport
+
+COLLECTION = "notifier_cases"
+RETENTION_INDEX = "notifier_cases_retention"
+
+
+@dataclass(frozen=True)
+class CaseLink:
+    report_id: str
+    skpd_code: str
+    skpd_name: str
+    pseudonym: str | None = None
+    duplicate_of: str | None = None
+
+
+def link_of(report: RoutedReport) -> CaseLink:
+    return CaseLink(
+        report_id=report.report_id,
+        skpd_code=report.skpd_code,
+        skpd_name=report.skpd_name,
+        pseudonym=report.reporter.pseudonym if report.reporter else None,
+        duplicate_of=report.duplicate_of,
+    )
+
+
+def _link(doc: dict[str, Any]) -> CaseLink:
+    return CaseLink(
+        report_id=str(doc["_id"]),
+        skpd_code=str(doc["skpd_code"]),
+        skpd_name=str(doc["skpd_name"]),
+        pseudonym=doc.get("pseudonym"),
+        duplicate_of=doc.get("duplicate_of"),
+    )
+
+
+class CaseLinks:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.coll: AsyncCollection[dict[str, Any]] = db[COLLECTION]
+
+    async def ensure_indexes(self, retention_s: int) -> None:
+        await self.coll.create_index("duplicate_of", name="duplicate_of")
+        current = (await self.coll.index_information()).get(RETENTION_INDEX)
+        if current is not None and current.get("expireAfterSeconds") == retention_s:
+            return
+        if current is not None:
+            await self.coll.drop_index(RETENTION_INDEX)
+        await self.coll.create_index("at", name=RETENTION_INDEX, expireAfterSeconds=retention_s)
+
+    async def record_many(self, links: Sequence[CaseLink], now: datetime) -> None:
+        if not links:
+            return
+        ops = [
+            UpdateOne(
+                {"_id": x.report_id},
+                {
+                    "$set": {
+                        "skpd_code": x.skpd_code,
+                        "skpd_name": x.skpd_name,
+                        "pseudonym": x.pseudonym,
+                        "duplicate_of": x.duplicate_of,
+                        "at": now,
+                    }
+                },
+                upsert=True,
+            )
+            for x in links
+        ]
+        await self.coll.bulk_write(ops, ordered=True)
+
+    async def get_many(self, report_ids: Iterable[str]) -> dict[str, CaseLink]:
+        wanted = list(dict.fromkeys(report_ids))
+        if not wanted:
+            return {}
+        return {str(d["_id"]): _link(d) async for d in self.coll.find({"_id": {"$in": wanted}})}
+
+    async def duplicates_of(self, report_ids: Iterable[str]) -> dict[str, list[CaseLink]]:
+        """The reports recorded as duplicates of each of ``report_ids``: one query."""
+        wanted = list(dict.fromkeys(report_ids))
+        out: dict[str, list[CaseLink]] = {r: [] for r in wanted}
+        if not wanted:
+            return out
+        async for d in self.coll.find({"duplicate_of": {"$in": wanted}}):
+            out[str(d["duplicate_of"])].append(_link(d))
+        return out
