@@ -434,12 +434,14 @@ def intake_service(
     *,
     assemble: Assembler | None = None,
     setup: Callable[[Runtime], Awaitable[Wiring]] = _no_wiring,
+    uses_mongo: bool = False,
 ) -> FastAPI:
     """An adapter that accepts reports over HTTP into a durable outbox: the kit's lifespan and ops
     endpoints, the outbox and its relay, and the channel's ``routers`` (built with the ``Intake``).
 
     /readyz adds ``outbox`` (at most ``outbox_ready_max_records`` waiting) to the broker check.
-    ``setup`` may add background tasks of the channel's own.
+    ``setup`` may add background tasks of the channel's own (e.g. a reader of the channel's API,
+    with ``uses_mongo`` for its checkpoints).
     """
     intake = Intake(name, channel, settings, assemble)
 
@@ -463,7 +465,9 @@ def intake_service(
             on_stop=stop,
         )
 
-    app = build_service(name, settings.common, wiring, routers=routers(intake), wait_for_broker=False)
+    app = build_service(
+        name, settings.common, wiring, uses_mongo=uses_mongo, routers=routers(intake), wait_for_broker=False
+    )
     app.state.intake = intake
     return app
 
@@ -476,6 +480,7 @@ def ingest_service(
     *,
     assemble: Assembler | None = None,
     setup: Callable[[Runtime], Awaitable[Wiring]] = _no_wiring,
+    uses_mongo: bool = False,
 ) -> FastAPI:
     """A signed-webhook adapter: ``intake_service`` with ``POST /v1/reports``."""
     return intake_service(
@@ -485,4 +490,5 @@ def ingest_service(
         lambda intake: [ingest_router(channel, parse, settings, intake)],
         assemble=assemble,
         setup=setup,
+        uses_mongo=uses_mongo,
     )

@@ -10,9 +10,9 @@ from aduan_ingest_email.config import EmailSettings
 from aduan_ingest_email.mailbox import MailboxReader
 from aduan_ingest_email.message import parse_email
 from aduan_kit.http import flag
-from aduan_kit.ingest import ingest_router
+from aduan_kit.ingest import ingest_service
 from aduan_kit.runner import serve
-from aduan_kit.service import Runtime, Wiring, build_service
+from aduan_kit.service import Runtime, Wiring
 from aduan_kit.settings import load_settings
 
 NAME = "ingest-email"
@@ -26,12 +26,8 @@ def build(settings: EmailSettings) -> FastAPI:
         reader = MailboxReader(settings, runtime, Checkpoints(runtime.db[COLLECTION]))
         return Wiring(tasks=[reader.run], extra_checks={"mailbox": flag(lambda: reader.state.connected)})
 
-    return build_service(
-        NAME,
-        settings.common,
-        setup,
-        uses_mongo=settings.imap_host is not None,
-        routers=[ingest_router(CHANNEL, parse_email, settings)],
+    return ingest_service(
+        NAME, CHANNEL, parse_email, settings, setup=setup, uses_mongo=settings.imap_host is not None
     )
 
 

@@ -11,9 +11,9 @@ from aduan_ingest_twitter.config import TwitterSettings
 from aduan_ingest_twitter.payload import parse_tweet
 from aduan_ingest_twitter.source import TwitterSource
 from aduan_kit.http import flag
-from aduan_kit.ingest import ingest_router
+from aduan_kit.ingest import ingest_service
 from aduan_kit.runner import serve
-from aduan_kit.service import Runtime, Wiring, build_service
+from aduan_kit.service import Runtime, Wiring
 from aduan_kit.settings import load_settings
 
 NAME = "ingest-twitter"
@@ -34,13 +34,7 @@ def build(settings: TwitterSettings) -> FastAPI:
         source = running["source"] = TwitterSource(settings, runtime, SinceIds(runtime.db[COLLECTION]), city)
         return Wiring(tasks=[source.run], extra_checks={"x_api": flag(source.ready)})
 
-    app = build_service(
-        NAME,
-        settings.common,
-        setup,
-        uses_mongo=reads_x(settings),
-        routers=[ingest_router(CHANNEL, parse_tweet, settings)],
-    )
+    app = ingest_service(NAME, CHANNEL, parse_tweet, settings, setup=setup, uses_mongo=reads_x(settings))
     app.state.x_source = running
     return app
 
