@@ -1,0 +1,68 @@
+"""The open reports a new report may duplicate, in memory, bounded by the policy's retention.
+
+Used by the offline run and the evaluation; a stream worker keeps the same content per partition (see
+the normalizer README, "Near-duplicate state"). Only case roots are kept: a duplicate points to the first
+report, so later copies are compared with the root, not with each other.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from aduan_normalizer.neardup import Decision, DuplicatePolicy, Evidence, best_target, candidate_keys, lookup_keys
+
+
+class OpenReports:
+    def __init__(self, policy: DuplicatePolicy) -> None:
+        self.policy = policy
+        self.retention: timedelta = policy.retention
+        self._by_key: dict[str, dict[str, Evidence]] = {}
+        self._by_id: dict[str, Evidence] = {}
+        self._arrivals: deque[tuple[datetime, str]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def decide(self, ev: Evidence) -> Decision | None:
+        """The target of ``ev`` among the kept reports, or None; a non-duplicate becomes a root."""
+        seen: dict[str, Evidence] = {}
+        for key in lookup_keys(ev):
+            seen.update(self._by_key.get(key, {}))
+        decision = best_target(ev, seen.values(), self.policy)
+        if decision is None:
+            self.add(ev)
+        return decision
+
+    def add(self, ev: Evidence) -> None:
+        self._by_id[ev.report_id] = ev
+        for key in candidate_keys(ev):
+            self._by_key.setdefault(key, {})[ev.report_id] = ev
+        self._arrivals.append((ev.received_at, ev.report_id))
+
+    def resolve(self, report_id: str) -> None:
+        """The case was resolved: it stays known (a recurring report is told apart) but is no target."""
+        ev = self._by_id.get(report_id)
+        if ev is not None:
+            done = replace(ev, resolved=True)
+            self._by_id[report_id] = done
+            for key in candidate_keys(done):
+                self._by_key[key][report_id] = done
+
+    def evict(self, now: datetime) -> int:
+        """Forget reports received more than the retention before ``now``; returns how many."""
+        gone = 0
+        while self._arrivals and self._arrivals[0][0] < now - self.retention:
+            _, rid = self._arrivals.popleft()
+            ev = self._by_id.pop(rid, None)
+            if ev is None:
+                continue
+            gone += 1
+            for key in candidate_keys(ev):
+                bucket = self._by_key.get(key)
+                if bucket is not None:
+                    bucket.pop(rid, None)
+                    if not bucket:
+                        del self._by_key[key]
+        return gone
