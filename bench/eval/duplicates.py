@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from aduan_normalizer.neardup import DuplicatePolicy, evidence, load_policy
+from aduan_normalizer.neardup import DuplicatePolicy, evidence, load_policy, score
 from aduan_normalizer.neardup_state import OpenReports
 from aduan_normalizer.pipeline import load_geocoder, normalize
 from aduan_schemas.city import load_city
@@ -187,14 +187,22 @@ def run_item(
         if r.get("resolved_after") is not None
     }
     out = []
+    seen = []
     for i, rep in enumerate(normalized):
         for j, at in list(resolve_at.items()):
             if j < i and at <= rep.received_at:
                 state.resolve(normalized[j].report_id)
                 del resolve_at[j]
-        decision = state.decide(evidence(rep, analyzer, policy))
+        ev = evidence(rep, analyzer, policy)
+        seen.append(ev)
+        decision = state.decide(ev)
         if i == 0:
             continue
+        label = item["reports"][i].get("same_as")
+        if decision is None and label is not None:
+            decision_shown = score(ev, seen[label], policy)  # why the labelled root was not taken
+        else:
+            decision_shown = decision
         out.append(
             Outcome(
                 item["id"],
@@ -202,7 +210,7 @@ def run_item(
                 i,
                 item["reports"][i].get("same_as"),
                 index[decision.target] if decision else None,
-                decision.reasons if decision else (),
+                decision_shown.reasons if decision_shown else (),
             )
         )
     return out

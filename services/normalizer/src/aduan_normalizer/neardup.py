@@ -114,6 +114,7 @@ class Evidence:
     lat: float | None
     lon: float | None
     kelurahan_code: str | None
+    kecamatan_code: str | None
     streets: frozenset[tuple[str, ...]]
     tokens: frozenset[str]
     strong: frozenset[str]  # the tokens that are taxonomy words
@@ -146,6 +147,8 @@ def streets_of(texts: Iterable[str | None], analyzer: Analyzer, stop_words: froz
                 words[0] in analyzer.vocabulary or words[0] in stop_words or words[0] in _STREET_END
             ):
                 continue
+            if words[0] == "raya":  # "Jl. Raya Bogor": the name follows
+                words = words[1:]
             name: list[str] = []
             for w in words[:_STREET_WORDS]:
                 if w in _STREET_END or w.isdigit():
@@ -171,6 +174,7 @@ def evidence(report: NormalizedReport, analyzer: Analyzer, policy: DuplicatePoli
         lat=loc.lat if loc else None,
         lon=loc.lon if loc else None,
         kelurahan_code=report.area.kelurahan_code if report.area else None,
+        kecamatan_code=report.place.kecamatan_code if report.place else None,
         streets=frozenset(streets_of((report.address_text, subject, report.text), analyzer, policy.stop_words)),
         tokens=frozenset(tokens),
         strong=frozenset(t for t in tokens if t in analyzer.vocabulary),
@@ -194,10 +198,15 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
 
 
 def candidate_keys(ev: Evidence) -> tuple[str, ...]:
-    """The keys an open report is stored under: its kelurahan and, with GPS, its grid cell."""
+    """The keys an open report is stored under: its kecamatan, its kelurahan (or, unknown, a key of the
+    kecamatan's reports without one) and, with GPS, its grid cell."""
     keys = []
+    if ev.kecamatan_code:
+        keys.append(f"kec:{ev.kecamatan_code}")
     if ev.kelurahan_code:
         keys.append(f"kel:{ev.kelurahan_code}")
+    elif ev.kecamatan_code:
+        keys.append(f"kec-only:{ev.kecamatan_code}")
     if ev.lat is not None and ev.lon is not None:
         i, j = _cell(ev.lat, ev.lon)
         keys.append(f"cell:{i}:{j}")
@@ -205,10 +214,15 @@ def candidate_keys(ev: Evidence) -> tuple[str, ...]:
 
 
 def lookup_keys(ev: Evidence) -> tuple[str, ...]:
-    """The keys to search for a new report's targets: its kelurahan and, with GPS, the 3 x 3 cells."""
+    """The keys to search for a new report's targets: its kelurahan and the kecamatan's reports without
+    one (or, kelurahan unknown, the whole kecamatan) and, with GPS, the 3 x 3 cells around it."""
     keys = []
     if ev.kelurahan_code:
         keys.append(f"kel:{ev.kelurahan_code}")
+        if ev.kecamatan_code:  # and the reports of its kecamatan whose kelurahan is unknown
+            keys.append(f"kec-only:{ev.kecamatan_code}")
+    elif ev.kecamatan_code:  # only the kecamatan is known: every open report of it may match
+        keys.append(f"kec:{ev.kecamatan_code}")
     if ev.lat is not None and ev.lon is not None:
         i, j = _cell(ev.lat, ev.lon)
         keys.extend(f"cell:{i + di}:{j + dj}" for di in (-1, 0, 1) for dj in (-1, 0, 1))
@@ -228,8 +242,33 @@ def text_similarity(a: Evidence, b: Evidence) -> float:
 
 
 def _same_street(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
-    """One name is the start of the other ("tebet barat" and "tebet barat dalam")."""
-    return any(x[: len(y)] == y or y[: len(x)] == x for x in a for y in b)
+    """The same first word ("veteran" in "jl veteran gambir" and "Jalan Veteran (Kebon Kelapa)"): what
+    follows a street's first word is as often the place as the rest of its name."""
+    return bool({x[0] for x in a} & {y[0] for y in b})
+
+
+def _place_without_gps(new: Evidence, old: Evidence) -> tuple[float, str]:
+    """Place evidence when at least one report has no GPS: (0 and why not) or (evidence and why).
+
+    The same kelurahan, or the same street within the same kecamatan when one kelurahan is unknown (the
+    words named a street and a kecamatan only). Two known, different kelurahan never match; nor do two
+    named streets that differ.
+    """
+    both_streets = bool(new.streets and old.streets)
+    same_street = both_streets and _same_street(new.streets, old.streets)
+    if both_streets and not same_street:
+        return 0.0, "different streets"
+    if new.kelurahan_code and old.kelurahan_code:
+        if new.kelurahan_code != old.kelurahan_code:
+            return 0.0, "no GPS pair and different kelurahan"
+        if same_street:
+            return 0.9, f"same kelurahan {new.kelurahan_code} and street"
+        return 0.5, f"same kelurahan {new.kelurahan_code}"
+    if new.kecamatan_code is None or new.kecamatan_code != old.kecamatan_code:
+        return 0.0, "no GPS pair, kelurahan unknown and not the same kecamatan"
+    if same_street:
+        return 0.8, f"same kecamatan {new.kecamatan_code} and street"
+    return 0.3, f"same kecamatan {new.kecamatan_code}"
 
 
 def _reject(target: str, reasons: list[str], why: str) -> Decision:
@@ -258,16 +297,10 @@ def score(new: Evidence, old: Evidence, policy: DuplicatePolicy) -> Decision:
         place = 1.0 - 0.5 * d / limit
         reasons.append(f"gps {d:.0f} m <= {limit:.0f} m")
     else:
-        if new.kelurahan_code is None or new.kelurahan_code != old.kelurahan_code:
-            return _reject(old.report_id, reasons, "no GPS pair and not the same kelurahan")
-        if new.streets and old.streets:
-            if not _same_street(new.streets, old.streets):
-                return _reject(old.report_id, reasons, "same kelurahan, different streets")
-            place = 0.9
-            reasons.append(f"same kelurahan {new.kelurahan_code} and street")
-        else:
-            place = 0.5
-            reasons.append(f"same kelurahan {new.kelurahan_code}")
+        place, why = _place_without_gps(new, old)
+        if place == 0.0:
+            return _reject(old.report_id, reasons, why)
+        reasons.append(why)
     text = text_similarity(new, old)
     reasons.append(f"text {text:.2f}")
     closeness = 1.0 - apart / window
