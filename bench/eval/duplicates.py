@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boundaries", type=Path, default=Path(env_boundaries) if env_boundaries else DEFAULT_BOUNDARIES)
     ap.add_argument("--city-dir", type=Path, default=DEFAULT_CITY)
     ap.add_argument("--repeat", type=int, default=5, help="timed repetitions of the duplicate step")
+    ap.add_argument("--threshold", type=float, help="override the policy's decision threshold (for a sweep)")
     ap.add_argument("--min-precision", type=float)
     ap.add_argument("--min-recall", type=float)
     args = ap.parse_args(argv)
@@ -295,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     gaz = Gazetteer.load(args.boundaries)
     city = load_city(args.city_dir)
     policy = load_policy(args.city_dir)
+    if args.threshold is not None:
+        policy = policy.model_copy(update={"threshold": args.threshold})
     geocoder = load_geocoder(args.boundaries, registry=city.skpd)
     files = load_items(args.file or [p for p in DEFAULT_FILES if p.is_file()])
     failed = False

@@ -18,7 +18,9 @@ closeness in time. Text similarity is the cosine of the two sets of content toke
 analyzer: slang folded, stemmed towards the taxonomy's words; stop words dropped), a taxonomy word
 weighing twice another word: problem words say more than the rest. Place evidence: GPS 1.0 at the same
 point falling to 0.5 at the distance limit; same kelurahan and street 0.9; same kelurahan only 0.5.
-Time: 1.0 at the same moment, falling linearly to 0 at the window's end.
+Time: 1.0 at the same moment, falling linearly to 0 at the window's end. Two different (compatible)
+categories multiply the score by ``compatible_factor``: a different category is itself weak evidence
+of a different problem.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class DuplicatePolicy(BaseModel):
     stop_words: frozenset[str] = frozenset()
     threshold: float = Field(gt=0, le=1)
     weights: Weights
+    compatible_factor: float = Field(default=1.0, gt=0, le=1)
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> DuplicatePolicy:
@@ -306,6 +309,9 @@ def score(new: Evidence, old: Evidence, policy: DuplicatePolicy) -> Decision:
     closeness = 1.0 - apart / window
     w = policy.weights
     total = w.text * text + w.place * place + w.time * closeness
+    if new.category != old.category:
+        total *= policy.compatible_factor
+        reasons.append(f"x{policy.compatible_factor} for compatible categories")
     dup = total >= policy.threshold
     reasons.append(f"score {total:.2f} {'>=' if dup else '<'} {policy.threshold}")
     return Decision(dup, old.report_id, round(total, 4), tuple(reasons))
