@@ -135,8 +135,8 @@ class Decision:
 def streets_of(texts: Iterable[str | None], analyzer: Analyzer, stop_words: frozenset[str]) -> set[tuple[str, ...]]:
     """Street names after "jl"/"jln"/"jalan", casefolded, "raya" and what follows the name dropped.
 
-    After "jalan" the next word must not be a taxonomy or stop word: "jalan rusak" is a broken road,
-    not a street called Rusak.
+    After a lower-case "jalan" the next word must not be a taxonomy or stop word: "jalan rusak" is a
+    broken road, not a street called Rusak ("Jalan" with a capital, as formal letters write it, is a name).
     """
     found: set[tuple[str, ...]] = set()
     for text in texts:
@@ -146,7 +146,7 @@ def streets_of(texts: Iterable[str | None], analyzer: Analyzer, stop_words: froz
             words = _WORD.findall(text[m.end() : m.end() + 60].casefold())
             if not words:
                 continue
-            if m.group(1).casefold() == "jalan" and (
+            if m.group(1) != "Jalan" and m.group(1).casefold() == "jalan" and (
                 words[0] in analyzer.vocabulary or words[0] in stop_words or words[0] in _STREET_END
             ):
                 continue
