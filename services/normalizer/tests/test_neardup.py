@@ -8,7 +8,7 @@ How these were checked to fail (each broken on purpose once, the named test went
 - ``_same_street`` returning True: test_same_kelurahan_different_streets_is_rejected;
 - the different-kelurahan check in ``_place_without_gps`` removed: test_different_kelurahan_is_rejected;
 - the ``kec-only`` key dropped from ``lookup_keys``: test_keys_find_a_report_whose_kelurahan_is_unknown;
-- ``OpenReports.evict`` comparing with ``>``: test_state_forgets_reports_older_than_the_retention.
+- ``OpenReports.evict`` evicting at exactly the retention (``<=``): test_state_forgets_reports_older_than_the_retention.
 """
 
 from __future__ import annotations
