@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from aduan_normalizer.neardup import DuplicatePolicy, evidence, load_policy, score
+from aduan_normalizer.neardup import Decision, DuplicatePolicy, evidence, load_policy, score
 from aduan_normalizer.neardup_state import OpenReports
 from aduan_normalizer.pipeline import load_geocoder, normalize
 from aduan_schemas.city import load_city
@@ -49,7 +49,12 @@ from bench.eval.routing import DEFAULT_BOUNDARIES, DEFAULT_CITY, Gazetteer
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FILES = (HERE / "duplicates-dev.yaml", HERE / "duplicates-holdout.yaml")
-CHANNELS: dict[str, type[RawReport]] = {"qlue": RawQlue, "twitter": RawTwitter, "email": RawEmail, "sms": RawReport}
+CHANNELS: dict[str, type[RawReport]] = {
+    "qlue": RawQlue,
+    "twitter": RawTwitter,
+    "email": RawEmail,
+    "sms": RawReport,
+}
 KINDS = frozenset(
     {
         "duplicate",  # one problem, written differently, across channels
@@ -90,7 +95,9 @@ def load_items(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
         for it in items:
             problem = item_problem(it)
             if problem:
-                raise ValueError(f"{p.name}: item {it.get('id') if isinstance(it, dict) else it!r}: {problem}")
+                raise ValueError(
+                    f"{p.name}: item {it.get('id') if isinstance(it, dict) else it!r}: {problem}"
+                )
         out[p.name] = items
     return out
 
@@ -199,10 +206,9 @@ def run_item(
         if i == 0:
             continue
         label = item["reports"][i].get("same_as")
+        decision_shown: Decision | None = decision
         if decision is None and label is not None:
             decision_shown = score(ev, seen[label], policy)  # why the labelled root was not taken
-        else:
-            decision_shown = decision
         out.append(
             Outcome(
                 item["id"],
@@ -232,7 +238,12 @@ def tally(outcomes: list[Outcome]) -> dict[str, float | int]:
 
 
 def evaluate(
-    items: list[dict[str, Any]], gaz: Gazetteer, geocoder: Any, city: Any, policy: DuplicatePolicy, repeat: int
+    items: list[dict[str, Any]],
+    gaz: Gazetteer,
+    geocoder: Any,
+    city: Any,
+    policy: DuplicatePolicy,
+    repeat: int,
 ) -> dict[str, Any]:
     analyzer = analyzer_for(city.taxonomy)
     normalized = []
@@ -240,12 +251,24 @@ def evaluate(
         reps = []
         for i in range(len(it["reports"])):
             raw = build_raw(it, i, gaz)
-            reps.append(normalize(raw, geocoder=geocoder, taxonomy=city.taxonomy, pseudonym_key=PSEUDONYM_KEY, now=raw.received_at))
+            reps.append(
+                normalize(
+                    raw,
+                    geocoder=geocoder,
+                    taxonomy=city.taxonomy,
+                    pseudonym_key=PSEUDONYM_KEY,
+                    now=raw.received_at,
+                )
+            )
         normalized.append(reps)
-    outcomes = [o for it, reps in zip(items, normalized, strict=True) for o in run_item(it, reps, analyzer, policy)]
+    outcomes = [
+        o for it, reps in zip(items, normalized, strict=True) for o in run_item(it, reps, analyzer, policy)
+    ]
     result: dict[str, Any] = {"items": len(items), **tally(outcomes)}
     kinds = Counter(it["kind"] for it in items)
-    result["kinds"] = {k: {"items": n, **tally([o for o in outcomes if o.kind == k])} for k, n in sorted(kinds.items())}
+    result["kinds"] = {
+        k: {"items": n, **tally([o for o in outcomes if o.kind == k])} for k, n in sorted(kinds.items())
+    }
     result["channels"] = dict(Counter(r["channel"] for it in items for r in it["reports"]))
     result["misses"] = [o for o in outcomes if o.predicted != o.label]
     # Cost of the duplicate step alone (evidence + decision), per report, median of the repetitions.
@@ -262,18 +285,23 @@ def evaluate(
 
 def render(name: str, m: dict[str, Any], show_misses: bool) -> str:
     out = [
-        f"\n=== {name} · {m['items']} groups · {m['decisions']} decisions ({m['duplicates']} labelled duplicates) ===",
-        f"precision {m['precision']:.3f}   recall {m['recall']:.3f}   (tp {m['tp']}, fp {m['fp']}, fn {m['fn']})"
+        f"\n=== {name} · {m['items']} groups · {m['decisions']} decisions "
+        f"({m['duplicates']} labelled duplicates) ===",
+        f"precision {m['precision']:.3f}   recall {m['recall']:.3f}   "
+        f"(tp {m['tp']}, fp {m['fp']}, fn {m['fn']})"
         + (f"   cost {m['us_per_report']:.0f} µs/report" if m.get("us_per_report") else ""),
         "channels: " + ", ".join(f"{c} {n}" for c, n in sorted(m["channels"].items())),
         f"\n{'kind':<22} {'items':>5} {'prec':>6} {'recall':>6} {'fp':>4} {'fn':>4}",
     ]
     for kind, k in m["kinds"].items():
-        out.append(f"{kind:<22} {k['items']:5d} {k['precision']:6.2f} {k['recall']:6.2f} {k['fp']:4d} {k['fn']:4d}")
+        out.append(
+            f"{kind:<22} {k['items']:5d} {k['precision']:6.2f} {k['recall']:6.2f} {k['fp']:4d} {k['fn']:4d}"
+        )
     if show_misses and m["misses"]:
         out.append(f"\nmisses ({len(m['misses'])})")
         for o in m["misses"]:
-            out.append(f"  {o.item}[{o.index}] label {o.label} got {o.predicted}: {'; '.join(o.reasons) or 'no target'}")
+            why = "; ".join(o.reasons) or "no target"
+            out.append(f"  {o.item}[{o.index}] label {o.label} got {o.predicted}: {why}")
     elif m["misses"]:
         out.append(f"\nmisses: {len(m['misses'])} (not shown for this file)")
     return "\n".join(out)
@@ -281,9 +309,13 @@ def render(name: str, m: dict[str, Any], show_misses: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--file", type=Path, action="append", help="YAML file (repeatable; default: dev and holdout)")
+    ap.add_argument(
+        "--file", type=Path, action="append", help="YAML file (repeatable; default: dev and holdout)"
+    )
     env_boundaries = os.environ.get("ADUAN_BOUNDARIES_PATH")
-    ap.add_argument("--boundaries", type=Path, default=Path(env_boundaries) if env_boundaries else DEFAULT_BOUNDARIES)
+    ap.add_argument(
+        "--boundaries", type=Path, default=Path(env_boundaries) if env_boundaries else DEFAULT_BOUNDARIES
+    )
     ap.add_argument("--city-dir", type=Path, default=DEFAULT_CITY)
     ap.add_argument("--repeat", type=int, default=5, help="timed repetitions of the duplicate step")
     ap.add_argument("--threshold", type=float, help="override the policy's decision threshold (for a sweep)")

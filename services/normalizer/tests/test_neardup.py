@@ -8,7 +8,8 @@ How these were checked to fail (each broken on purpose once, the named test went
 - ``_same_street`` returning True: test_same_kelurahan_different_streets_is_rejected;
 - the different-kelurahan check in ``_place_without_gps`` removed: test_different_kelurahan_is_rejected;
 - the ``kec-only`` key dropped from ``lookup_keys``: test_keys_find_a_report_whose_kelurahan_is_unknown;
-- ``OpenReports.evict`` evicting at exactly the retention (``<=``): test_state_forgets_reports_older_than_the_retention.
+- ``OpenReports.evict`` evicting at exactly the retention (``<=``):
+  test_state_forgets_reports_older_than_the_retention.
 """
 
 from __future__ import annotations
@@ -91,10 +92,18 @@ def test_policy_categories_exist_in_the_taxonomy(policy: DuplicatePolicy) -> Non
     assert named - codes == set()
 
 
-def test_same_problem_with_gps_is_a_duplicate_with_its_reasons(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
+def test_same_problem_with_gps_is_a_duplicate_with_its_reasons(
+    analyzer: Analyzer, policy: DuplicatePolicy
+) -> None:
     a = ev(analyzer, policy, "a", "pohon tumbang nutup jalan kalibata raya", lat=-6.2550, lon=106.8530)
     b = ev(
-        analyzer, policy, "b", "pohon besar roboh menutup jalan", after=timedelta(minutes=30), lat=-6.2552, lon=106.8531
+        analyzer,
+        policy,
+        "b",
+        "pohon besar roboh menutup jalan",
+        after=timedelta(minutes=30),
+        lat=-6.2552,
+        lon=106.8531,
     )
     d = score(b, a, policy)
     assert d.duplicate and d.target == "a"
@@ -106,7 +115,9 @@ def test_same_problem_with_gps_is_a_duplicate_with_its_reasons(analyzer: Analyze
 
 def test_resolved_case_is_never_the_target(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
     a = ev(analyzer, policy, "a", "lampu jalan mati", "lampu-jalan", lat=-6.2550, lon=106.8530)
-    b = ev(analyzer, policy, "b", "lampu jalan mati lagi", "lampu-jalan", timedelta(days=3), -6.2550, 106.8530)
+    b = ev(
+        analyzer, policy, "b", "lampu jalan mati lagi", "lampu-jalan", timedelta(days=3), -6.2550, 106.8530
+    )
     assert score(b, a, policy).duplicate
     d = score(b, replace(a, resolved=True), policy)
     assert not d.duplicate
@@ -122,7 +133,16 @@ def test_incompatible_categories_are_rejected(analyzer: Analyzer, policy: Duplic
 
 def test_compatible_categories_pass_with_a_factor(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
     a = ev(analyzer, policy, "a", "got mampet air meluap ke jalan", "saluran", lat=-6.2550, lon=106.8530)
-    b = ev(analyzer, policy, "b", "banjir air got meluap ke jalan", "banjir", timedelta(hours=1), -6.2551, 106.8530)
+    b = ev(
+        analyzer,
+        policy,
+        "b",
+        "banjir air got meluap ke jalan",
+        "banjir",
+        timedelta(hours=1),
+        -6.2551,
+        106.8530,
+    )
     d = score(b, a, policy)
     assert d.reasons[0] == "category banjir~saluran"
     assert any("compatible categories" in r for r in d.reasons)
@@ -139,9 +159,13 @@ def test_outside_the_window_is_rejected(analyzer: Analyzer, policy: DuplicatePol
     assert score(rb, ra, policy).duplicate
 
 
-def test_gps_farther_than_the_category_distance_is_rejected(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
+def test_gps_farther_than_the_category_distance_is_rejected(
+    analyzer: Analyzer, policy: DuplicatePolicy
+) -> None:
     a = ev(analyzer, policy, "a", "pohon tumbang", lat=-6.2550, lon=106.8530)
-    b = ev(analyzer, policy, "b", "pohon tumbang", after=timedelta(minutes=5), lat=-6.2570, lon=106.8530)  # ~220 m
+    b = ev(
+        analyzer, policy, "b", "pohon tumbang", after=timedelta(minutes=5), lat=-6.2570, lon=106.8530
+    )  # ~220 m
     d = score(b, a, policy)
     assert not d.duplicate and d.reasons[-1].startswith("gps ") and "> 150 m" in d.reasons[-1]
 
@@ -163,14 +187,29 @@ def test_same_kelurahan_different_streets_is_rejected(analyzer: Analyzer, policy
 
 def test_different_kelurahan_is_rejected(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
     a = ev(analyzer, policy, "a", "pohon tumbang nutup jalan")
-    b = ev(analyzer, policy, "b", "pohon tumbang nutup jalan", after=timedelta(minutes=20), kelurahan="31.74.08.1001")
+    b = ev(
+        analyzer,
+        policy,
+        "b",
+        "pohon tumbang nutup jalan",
+        after=timedelta(minutes=20),
+        kelurahan="31.74.08.1001",
+    )
     d = score(b, a, policy)
     assert not d.duplicate and d.reasons[-1] == "no GPS pair and different kelurahan"
 
 
 def test_unknown_place_is_rejected(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
     a = ev(analyzer, policy, "a", "pohon tumbang nutup jalan")
-    b = ev(analyzer, policy, "b", "pohon tumbang nutup jalan", timedelta(minutes=5), kelurahan=None, kecamatan=None)
+    b = ev(
+        analyzer,
+        policy,
+        "b",
+        "pohon tumbang nutup jalan",
+        timedelta(minutes=5),
+        kelurahan=None,
+        kecamatan=None,
+    )
     assert not score(b, a, policy).duplicate
 
 
@@ -182,7 +221,9 @@ def test_text_similarity_weighs_problem_words(analyzer: Analyzer, policy: Duplic
     assert text_similarity(a, a) == pytest.approx(1.0)
 
 
-def test_streets_are_read_from_abbreviations_not_from_broken_roads(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
+def test_streets_are_read_from_abbreviations_not_from_broken_roads(
+    analyzer: Analyzer, policy: DuplicatePolicy
+) -> None:
     assert streets_of(["di jl. Kemang Raya no 5"], analyzer, policy.stop_words) == {("kemang",)}
     assert streets_of(["Jl. Raya Bogor km 20"], analyzer, policy.stop_words) == {("bogor", "km")}
     assert streets_of(["jalan rusak parah"], analyzer, policy.stop_words) == set()
@@ -194,20 +235,28 @@ def test_keys_find_a_report_whose_kelurahan_is_unknown(analyzer: Analyzer, polic
     assert set(candidate_keys(vague)) & set(lookup_keys(exact))
     assert set(candidate_keys(exact)) & set(lookup_keys(vague))
     gps_a = ev(analyzer, policy, "c", "x", lat=-6.2550, lon=106.8599)
-    gps_b = ev(analyzer, policy, "d", "x", lat=-6.2550, lon=106.8601, kelurahan=None, kecamatan=None)  # next cell
+    gps_b = ev(
+        analyzer, policy, "d", "x", lat=-6.2550, lon=106.8601, kelurahan=None, kecamatan=None
+    )  # next cell
     assert set(candidate_keys(gps_a)) & set(lookup_keys(gps_b))
 
 
-def test_state_links_to_the_root_and_forgets_resolved_targets(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
+def test_state_links_to_the_root_and_forgets_resolved_targets(
+    analyzer: Analyzer, policy: DuplicatePolicy
+) -> None:
     state = OpenReports(policy)
     a = ev(analyzer, policy, "a", "lampu jalan mati gelap", "lampu-jalan", lat=-6.2550, lon=106.8530)
-    b = ev(analyzer, policy, "b", "lampu jalan padam gelap", "lampu-jalan", timedelta(hours=2), -6.2550, 106.8531)
+    b = ev(
+        analyzer, policy, "b", "lampu jalan padam gelap", "lampu-jalan", timedelta(hours=2), -6.2550, 106.8531
+    )
     assert state.decide(a) is None
     d = state.decide(b)
     assert d is not None and d.target == "a"
     assert len(state) == 1  # a duplicate is not a root
     state.resolve("a")
-    c = ev(analyzer, policy, "c", "lampu jalan mati lagi", "lampu-jalan", timedelta(days=4), -6.2550, 106.8530)
+    c = ev(
+        analyzer, policy, "c", "lampu jalan mati lagi", "lampu-jalan", timedelta(days=4), -6.2550, 106.8530
+    )
     assert state.decide(c) is None
 
 
@@ -238,7 +287,11 @@ def test_evidence_of_normalized_reports_across_channels(analyzer: Analyzer, poli
         location=GeoPoint(lat=-6.2550, lon=106.8530),
     )
     a, b = (
-        evidence(normalize(r, geocoder=geocoder, taxonomy=city.taxonomy, pseudonym_key="k", now=T0), analyzer, policy)
+        evidence(
+            normalize(r, geocoder=geocoder, taxonomy=city.taxonomy, pseudonym_key="k", now=T0),
+            analyzer,
+            policy,
+        )
         for r in (tweet, qlue)
     )
     assert a.category == b.category == "pohon"

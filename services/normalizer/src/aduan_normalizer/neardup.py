@@ -132,7 +132,9 @@ class Decision:
     reasons: tuple[str, ...]
 
 
-def streets_of(texts: Iterable[str | None], analyzer: Analyzer, stop_words: frozenset[str]) -> set[tuple[str, ...]]:
+def streets_of(
+    texts: Iterable[str | None], analyzer: Analyzer, stop_words: frozenset[str]
+) -> set[tuple[str, ...]]:
     """Street names after "jl"/"jln"/"jalan", casefolded, "raya" and what follows the name dropped.
 
     After a lower-case "jalan" the next word must not be a taxonomy or stop word: "jalan rusak" is a
@@ -146,8 +148,10 @@ def streets_of(texts: Iterable[str | None], analyzer: Analyzer, stop_words: froz
             words = _WORD.findall(text[m.end() : m.end() + 60].casefold())
             if not words:
                 continue
-            if m.group(1) != "Jalan" and m.group(1).casefold() == "jalan" and (
-                words[0] in analyzer.vocabulary or words[0] in stop_words or words[0] in _STREET_END
+            if (
+                m.group(1) != "Jalan"
+                and m.group(1).casefold() == "jalan"
+                and (words[0] in analyzer.vocabulary or words[0] in stop_words or words[0] in _STREET_END)
             ):
                 continue
             if words[0] == "raya":  # "Jl. Raya Bogor": the name follows
@@ -178,7 +182,9 @@ def evidence(report: NormalizedReport, analyzer: Analyzer, policy: DuplicatePoli
         lon=loc.lon if loc else None,
         kelurahan_code=report.area.kelurahan_code if report.area else None,
         kecamatan_code=report.place.kecamatan_code if report.place else None,
-        streets=frozenset(streets_of((report.address_text, subject, report.text), analyzer, policy.stop_words)),
+        streets=frozenset(
+            streets_of((report.address_text, subject, report.text), analyzer, policy.stop_words)
+        ),
         tokens=frozenset(tokens),
         strong=frozenset(t for t in tokens if t in analyzer.vocabulary),
     )
@@ -285,7 +291,11 @@ def score(new: Evidence, old: Evidence, policy: DuplicatePolicy) -> Decision:
         return _reject(old.report_id, reasons, "target resolved: a later report is a recurring problem")
     if not policy.compatible_with(new.category, old.category):
         return _reject(old.report_id, reasons, f"category {new.category} vs {old.category}: not compatible")
-    reasons.append(f"category {new.category}" if new.category == old.category else f"category {new.category}~{old.category}")
+    reasons.append(
+        f"category {new.category}"
+        if new.category == old.category
+        else f"category {new.category}~{old.category}"
+    )
     lim_new, lim_old = policy.limits(new.category), policy.limits(old.category)
     window = max(lim_new.window, lim_old.window)
     apart = abs(new.received_at - old.received_at)
@@ -324,7 +334,9 @@ def best_target(new: Evidence, open_reports: Iterable[Evidence], policy: Duplica
         if old.report_id == new.report_id:
             continue
         d = score(new, old, policy)
-        if d.duplicate and (best is None or (d.score, -old.received_at.timestamp()) > (best[0], -best[1].timestamp())):
+        if d.duplicate and (
+            best is None or (d.score, -old.received_at.timestamp()) > (best[0], -best[1].timestamp())
+        ):
             best = (d.score, old.received_at, d)
     return best[2] if best else None
 

@@ -11,7 +11,14 @@ from collections import deque
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from aduan_normalizer.neardup import Decision, DuplicatePolicy, Evidence, best_target, candidate_keys, lookup_keys
+from aduan_normalizer.neardup import (
+    Decision,
+    DuplicatePolicy,
+    Evidence,
+    best_target,
+    candidate_keys,
+    lookup_keys,
+)
 
 
 class OpenReports:
