@@ -268,6 +268,18 @@ def test_state_forgets_reports_older_than_the_retention(analyzer: Analyzer, poli
     assert len(state) == 0
 
 
+def test_state_keeps_a_report_for_its_windows(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
+    """Bounded by the windows, not by the longest one: a water outage (3 days, no compatible category)
+    is forgotten long before a broken road (30 days). Fails if eviction uses the global retention."""
+    assert policy.keep_for("air-bersih") == timedelta(days=3)
+    assert policy.keep_for("pohon") == max(policy.limits("pohon").window, policy.limits("taman").window)
+    state = OpenReports(policy)
+    state.decide(ev(analyzer, policy, "w", "air pam mati", "air-bersih", lat=-6.2550, lon=106.8530))
+    state.decide(ev(analyzer, policy, "r", "jalan berlubang", "jalan", lat=-6.2650, lon=106.8630))
+    assert state.evict(T0 + timedelta(days=3, seconds=1)) == 1
+    assert len(state) == 1
+
+
 def test_evidence_of_normalized_reports_across_channels(analyzer: Analyzer, policy: DuplicatePolicy) -> None:
     """Through the real normalizer (names-only geocoder): a tweet and a Qlue report of one fallen tree."""
     from aduan_normalizer.pipeline import load_geocoder

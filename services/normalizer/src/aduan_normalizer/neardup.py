@@ -96,6 +96,12 @@ class DuplicatePolicy(BaseModel):
     def compatible_with(self, a: str, b: str) -> bool:
         return a == b or any(a in group and b in group for group in self.compatible)
 
+    def keep_for(self, category: str) -> timedelta:
+        """How long an open report of ``category`` can be a target: the longest window of the categories
+        compatible with it (a later report's category may be any of them)."""
+        groups = [g for g in self.compatible if category in g]
+        return max(self.limits(c).window for c in {category, *(c for g in groups for c in g)})
+
     @property
     def retention(self) -> timedelta:
         """How long a report can still be the target of another: the longest window."""

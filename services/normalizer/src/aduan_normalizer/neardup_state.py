@@ -1,4 +1,7 @@
-"""The open reports a new report may duplicate, in memory, bounded by the policy's retention.
+"""The open reports a new report may duplicate, in memory, bounded by the windows.
+
+Each report is kept until its category can no longer be matched (``DuplicatePolicy.keep_for``: the
+longest window among the categories compatible with it), counted from its ``received_at``.
 
 Used by the offline run and the evaluation; a stream worker keeps the same content per partition (see
 the normalizer README, "Near-duplicate state"). Only case roots are kept: a duplicate points to the first
@@ -7,7 +10,7 @@ report, so later copies are compared with the root, not with each other.
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -27,7 +30,7 @@ class OpenReports:
         self.retention: timedelta = policy.retention
         self._by_key: dict[str, dict[str, Evidence]] = {}
         self._by_id: dict[str, Evidence] = {}
-        self._arrivals: deque[tuple[datetime, str]] = deque()
+        self._expiry: list[tuple[datetime, str]] = []  # heap: (received_at + keep_for, report_id)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -46,7 +49,7 @@ class OpenReports:
         self._by_id[ev.report_id] = ev
         for key in candidate_keys(ev):
             self._by_key.setdefault(key, {})[ev.report_id] = ev
-        self._arrivals.append((ev.received_at, ev.report_id))
+        heapq.heappush(self._expiry, (ev.received_at + self.policy.keep_for(ev.category), ev.report_id))
 
     def resolve(self, report_id: str) -> None:
         """The case was resolved: it stays known (a recurring report is told apart) but is no target."""
@@ -58,10 +61,10 @@ class OpenReports:
                 self._by_key[key][report_id] = done
 
     def evict(self, now: datetime) -> int:
-        """Forget reports received more than the retention before ``now``; returns how many."""
+        """Forget reports whose keep-time ended before ``now``; returns how many."""
         gone = 0
-        while self._arrivals and self._arrivals[0][0] < now - self.retention:
-            _, rid = self._arrivals.popleft()
+        while self._expiry and self._expiry[0][0] < now:
+            _, rid = heapq.heappop(self._expiry)
             ev = self._by_id.pop(rid, None)
             if ev is None:
                 continue
