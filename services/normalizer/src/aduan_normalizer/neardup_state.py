@@ -20,8 +20,11 @@ from aduan_normalizer.neardup import (
     Evidence,
     best_target,
     candidate_keys,
+    evidence,
     lookup_keys,
 )
+from aduan_schemas.events import NormalizedReport
+from aduan_text import Analyzer
 
 
 class OpenReports:
@@ -76,3 +79,24 @@ class OpenReports:
                     if not bucket:
                         del self._by_key[key]
         return gone
+
+
+LATE = timedelta(days=1)  # offline: a report received up to a day before the latest still finds its target
+
+
+class NearDuplicateLinker:
+    """Sets ``duplicate_of`` on normalized reports that repeat an open one (offline runs: one process
+    sees every report). Eviction follows the reports' own ``received_at``, less ``LATE``."""
+
+    def __init__(self, policy: DuplicatePolicy, analyzer: Analyzer) -> None:
+        self.policy = policy
+        self.analyzer = analyzer
+        self.open = OpenReports(policy)
+        self.last: Decision | None = None  # the last report's decision (None: it became a root)
+
+    def link(self, report: NormalizedReport) -> NormalizedReport:
+        self.open.evict(report.received_at - LATE)
+        self.last = self.open.decide(evidence(report, self.analyzer, self.policy))
+        if self.last is None:
+            return report
+        return report.model_copy(update={"duplicate_of": self.last.target})
