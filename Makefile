@@ -66,9 +66,10 @@ bench-soak: $(STAMP)
 bench-cases: $(STAMP)
 	$(BIN)/python -m bench.run --only sweep --cases-max 1000000 $(if $(BOUNDARIES),--boundaries $(BOUNDARIES)) $(BENCH_ARGS)
 
-# Routing quality on the project's labelled reports (bench/eval/README.md).
+# Routing and near-duplicate quality on the project's labelled reports (bench/eval/README.md).
 eval: $(STAMP)
 	$(BIN)/python bench/eval/routing.py $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
+	$(BIN)/python -m bench.eval.duplicates $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

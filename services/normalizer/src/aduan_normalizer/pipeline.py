@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from aduan_kit.compiled import CompiledPer
 from aduan_normalizer.classify import Classifier
 from aduan_normalizer.geocode import DEFAULT_SNAP_M, NO_MATCH, Geocoder
+from aduan_normalizer.neardup_state import NearDuplicateLinker
 from aduan_normalizer.pseudonym import pseudonymise
 from aduan_schemas.city import SkpdRegistry, Taxonomy
 from aduan_schemas.events import NormalizedReport, RawReport, raw_report_adapter
@@ -104,12 +105,14 @@ def normalize_lines(
     taxonomy: Taxonomy | Classifier,
     pseudonym_key: str,
     now_fn: Callable[[], datetime],
+    near_duplicates: NearDuplicateLinker | None = None,
 ) -> Iterator[tuple[str | None, str | None]]:
     """JSONL raw events -> one ``(json_line, error)`` pair per input line, in order.
 
     ``json_line`` is the normalized report exactly as the service publishes it (no trailing newline).
     ``error`` explains a line that produced nothing: "invalid raw event: ..." or "duplicate of <report_id>"
     (the same channel message seen earlier in this run). A blank line yields ``(None, None)``.
+    With ``near_duplicates``, a report about the same problem as an open one carries ``duplicate_of``.
     """
     classifier = classifier_for(taxonomy)
     seen: set[str] = set()
@@ -134,6 +137,9 @@ def normalize_lines(
             yield None, f"cannot normalize: {describe_error(e)}"
             continue
         seen.add(rid)
+        # Near-duplicate hook (neardup.py): links the report to the open report of the same problem.
+        if near_duplicates is not None:
+            report = near_duplicates.link(report)
         yield report.model_dump_json(), None
 
 
