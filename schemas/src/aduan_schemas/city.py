@@ -327,8 +327,12 @@ class WorkCalendar(Strict):
 class EscalationRung(Strict):
     """One rung of an escalation ladder: who is told at that step."""
 
-    to: str = Field(description="'self' (the unit's head), 'parent' (registry parent of the rung before) or a code")
-    level: str = Field(min_length=1, max_length=64, description="The official told, e.g. lurah, camat, wali_kota")
+    to: str = Field(
+        description="'self' (the unit's head), 'parent' (registry parent of the rung before) or a code"
+    )
+    level: str = Field(
+        min_length=1, max_length=64, description="The official told, e.g. lurah, camat, wali_kota"
+    )
 
 
 SELF_RUNG = "self"
@@ -341,10 +345,14 @@ class SlaPolicy(Strict):
     calendar: str | None = Field(default=None, description="Calendar name; none = the clock never stops")
     warn_at: float = Field(default=0.75, gt=0, lt=1, description="Warn when this fraction of a clock has run")
     respond_escalate_every: timedelta = Field(
-        default=timedelta(hours=2), gt=timedelta(0), description="Time between ladder steps after a respond breach"
+        default=timedelta(hours=2),
+        gt=timedelta(0),
+        description="Time between ladder steps after a respond breach",
     )
     resolve_escalate_every: timedelta = Field(
-        default=timedelta(days=1), gt=timedelta(0), description="Time between ladder steps after a resolve breach"
+        default=timedelta(days=1),
+        gt=timedelta(0),
+        description="Time between ladder steps after a resolve breach",
     )
 
 

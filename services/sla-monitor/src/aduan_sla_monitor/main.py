@@ -3,20 +3,21 @@ into aduan.sla.events, and serve the cases over HTTP."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
 from aduan_kit import metrics
-from aduan_kit.kafka import BatchResult, PermanentError, Received, Subscription, parser_for
+from aduan_kit.kafka import BatchResult, Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, RoutedReport, StatusUpdate
-from aduan_sla_monitor.cases import InvalidStatus, public_view, status_change
+from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
+from aduan_sla_monitor.lateness import late_findings
 from aduan_sla_monitor.scanner import Scanner
 from aduan_sla_monitor.store import CaseStore
 
@@ -70,7 +71,9 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     changes.append(status_change(update, city.skpd))
                 except InvalidStatus as e:
                     out[i] = PermanentError(str(e))  # this update alone is dead-lettered
-            results = await store.apply_statuses(changes, datetime.now(UTC))
+            now = datetime.now(UTC)
+            results = await store.apply_statuses(changes, now)
+            await _judge_lateness(changes, out, [i for i, r in enumerate(out) if r == []], now)
             for change, (applied, created) in zip(changes, results, strict=True):
                 if created:
                     metrics.CASES_STORED.inc()
@@ -82,6 +85,35 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     )
             return out
 
+        async def _judge_lateness(
+            changes: list[StatusChange], out: BatchResult, positions: list[int], now: datetime
+        ) -> None:
+            """Record and announce breaches the updates' own times reveal (``lateness``)."""
+            answering = [c for c in changes if c.responded_at is not None or c.closed_at is not None]
+            if not answering:
+                return
+            cases = await store.clocks([c.report_id for c in answering])
+            found = late_findings(changes, cases, city.sla, city.skpd, now)
+            new = await store.mark_late(
+                [(f.report_id, f.alarm.key, f.alarm.at, f.event_id, now) for f in found]
+            )
+            emits: dict[int, list[Emit]] = {}
+            for f in found:
+                emits.setdefault(positions[f.index], []).append(Emit(topics.sla_events, f.event))
+                if not f.resent:
+                    metrics.SLA_BREACHES.labels(f.alarm.kind).inc()
+                log.warning(
+                    "deadline breached, found from the answer's time",
+                    report_id=f.report_id,
+                    kind=f.alarm.kind,
+                    due_at=f.alarm.at.isoformat(),
+                    resent=f.resent,
+                )
+            for pos, records in emits.items():
+                out[pos] = records
+            if found and new < sum(not f.resent for f in found):
+                log.info("late breaches recorded already", found=len(found), new=new)
+
         tasks = []
         if settings.scanner_enabled:
             scanner = Scanner(
@@ -92,6 +124,8 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 settings.scan_interval_s,
                 settings.scan_batch,
                 count_interval_s=settings.open_count_interval_s,
+                sla=city.sla,
+                lease=timedelta(seconds=settings.claim_lease_s),
             )
             tasks.append(scanner.run)
         return Wiring(

@@ -3,7 +3,9 @@
 Batched: a batch of routed reports is one ``insert_many`` of new cases (unordered; the ones that exist
 already get guarded updates in one more ``bulk_write``); a batch of status updates is one read of the
 event ids already applied and one ordered ``bulk_write`` of guarded updates. The deadline scan reads
-pages by index (a range on the deadline, continued after the last ``(deadline, _id)``).
+pages by index (a range on ``next_alarm_at``, continued after the last ``(next_alarm_at, _id)``), then
+per page one bulk write re-plans or claims the cases, one read learns which claims won, and one bulk
+write records what was sent.
 
 SecantusDB note: no ``find_one_and_*`` here (a full scan there); every update is an ``update_one``
 guarded by its filter, sent in one ``bulk_write`` round trip per batch.
@@ -25,45 +27,57 @@ from aduan_kit.kafka import TransientError
 from aduan_kit.mongo import DUPLICATE_KEY
 from aduan_schemas.events import RoutedReport
 from aduan_sla_monitor.cases import ROUTED, StatusChange, case_fields
-from aduan_sla_monitor.deadlines import RESOLVE, RESPOND, BreachKind
 
 COLLECTION = "cases"
-# What the scanner needs of a case.
+# What the scanner and the lateness check need of a case.
 CLOCK_FIELDS = {
     "skpd_code": 1,
     "sla.policy": 1,
+    "received_at": 1,
     "respond_by": 1,
     "resolve_by": 1,
+    "resolve_started_at": 1,
+    "resolve_round": 1,
     "responded_at": 1,
     "closed_at": 1,
     "breaches": 1,
+    "alarms": 1,
+    "next_alarm_at": 1,
+    "claim": 1,
 }
+# The scanner's one index: cases by when their next alarm falls (absent: nothing scheduled).
+NEXT_ALARM = "next_alarm_at"
+ALARM_INDEX = [(NEXT_ALARM, ASCENDING), ("_id", ASCENDING)]
+
+
+def alarm_due(now: datetime, after: tuple[datetime, str] | None) -> dict[str, Any]:
+    """Cases whose next alarm is due at ``now``, after the continuation point (all in the index)."""
+    q: dict[str, Any] = {NEXT_ALARM: {"$lte": now}}
+    if after is not None:
+        last_at, last_id = after
+        q["$or"] = [{NEXT_ALARM: {"$gt": last_at}}, {NEXT_ALARM: last_at, "_id": {"$gt": last_id}}]
+    return q
 
 
 @dataclass(frozen=True)
-class Clock:
-    """One deadline the scanner watches: the answer that stops it, the deadline, the breach it gives."""
+class Replan:
+    """Move a case's next alarm, guarded by the value read (a concurrent change wins)."""
 
-    answer: str
-    deadline: str
-    kind: BreachKind
-
-    def due(self, now: datetime, after: tuple[datetime, str] | None) -> dict[str, Any]:
-        """Open cases whose deadline passed without a breach recorded, after the continuation point.
-        Equality (missing answer, missing breach) then the deadline range: all in the index."""
-        q: dict[str, Any] = {self.answer: None, f"breaches.{self.kind}": None, self.deadline: {"$lte": now}}
-        if after is not None:
-            last_at, last_id = after
-            q["$or"] = [{self.deadline: {"$gt": last_at}}, {self.deadline: last_at, "_id": {"$gt": last_id}}]
-        return q
-
-    @property
-    def index(self) -> list[tuple[str, int]]:
-        keys = (self.answer, f"breaches.{self.kind}", self.deadline, "_id")
-        return [(k, ASCENDING) for k in keys]
+    report_id: str
+    seen: datetime
+    next_at: datetime | None
+    record: dict[str, datetime]  # alarm keys recorded without sending (skipped warnings)
 
 
-CLOCKS = (Clock("responded_at", "respond_by", RESPOND), Clock("closed_at", "resolve_by", RESOLVE))
+@dataclass(frozen=True)
+class Sent:
+    """Alarms of a claimed case that were sent: recorded, then the claim released with the next alarm."""
+
+    report_id: str
+    alarms: dict[str, datetime]  # key -> detected at
+    breaches: dict[str, datetime]  # breach kind (with round) -> due at
+    next_at: datetime | None
+    lease_until: datetime
 
 
 class CaseStore:
@@ -72,11 +86,11 @@ class CaseStore:
         self.history_limit = history_limit
 
     async def ensure_indexes(self) -> None:
-        # Per clock: equality on the missing answer and the missing breach first, then the deadline
-        # range: a scan reads only open, unflagged cases whose deadline passed, however many closed or
-        # already flagged cases the store holds. ``closed_at`` first also serves the open-cases count.
-        for clock in CLOCKS:
-            await self.coll.create_index(clock.index)
+        # The scan reads a range of ``next_alarm_at`` (absent once a case has nothing more to announce),
+        # so it reads only cases with something due, however many open, closed or quiet cases the store
+        # holds. ``closed_at`` serves the open-cases count.
+        await self.coll.create_index(ALARM_INDEX)
+        await self.coll.create_index([("closed_at", ASCENDING)])
 
     async def apply_routed(self, report: RoutedReport, now: datetime) -> bool:
         """Upsert the case from its routed report. Returns True when the case is new."""
@@ -98,6 +112,7 @@ class CaseStore:
                 "status": ROUTED,
                 "created_at": now,
                 "updated_at": now,
+                NEXT_ALARM: r.received_at,  # the scanner plans the case's alarms on its first look
             }
             for rid, r in latest.items()
         ]
@@ -118,7 +133,7 @@ class CaseStore:
                 UpdateOne(
                     {"_id": rid},
                     {
-                        "$set": {**case_fields(report), "updated_at": now},
+                        "$set": {**case_fields(report), "updated_at": now, NEXT_ALARM: report.received_at},
                         "$setOnInsert": {
                             "status": ROUTED,
                             "created_at": now,
@@ -220,41 +235,94 @@ class CaseStore:
             )
         return ops
 
-    async def due_page(
-        self, clock: Clock, now: datetime, after: tuple[datetime, str] | None, limit: int
+    async def alarm_page(
+        self, now: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[dict[str, Any]]:
-        """One page of cases due on ``clock``, in (deadline, _id) order after the continuation point."""
+        """One page of cases with an alarm due, in (next_alarm_at, _id) order after the continuation."""
         cursor = (
-            self.coll.find(clock.due(now, after), CLOCK_FIELDS)
-            .sort([(clock.deadline, ASCENDING), ("_id", ASCENDING)])
+            self.coll.find(alarm_due(now, after), CLOCK_FIELDS)
+            .sort([(NEXT_ALARM, ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
         return [doc async for doc in cursor]
 
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """The first page of due cases of each clock (a case due on both appears once)."""
-        found: dict[Any, dict[str, Any]] = {}
-        for clock in CLOCKS:
-            for doc in await self.due_page(clock, now, None, limit):
-                found[doc["_id"]] = doc
-        return list(found.values())
+        """The first page of cases with an alarm due."""
+        return await self.alarm_page(now, None, limit)
 
-    async def mark_breaches(self, marks: Sequence[tuple[str, BreachKind, datetime]]) -> int:
-        """Record emitted breaches; guarded so each is recorded once. Returns how many were new."""
+    async def replan_and_claim(
+        self,
+        replans: Sequence[Replan],
+        claims: Sequence[tuple[str, datetime]],
+        lease_until: datetime,
+        token: str,
+    ) -> set[str]:
+        """One bulk write: move the next alarm of cases with nothing to send, and claim the cases with
+        something to send (their ``next_alarm_at`` moves to the lease's end, guarded by the value read,
+        so of two replicas that read the same case only one claims it). Returns the ids claimed."""
+        ops: list[UpdateOne] = []
+        for r in replans:
+            update: dict[str, Any] = {"$set": {**{f"alarms.{k}": v for k, v in r.record.items()}}}
+            if r.next_at is None:
+                update["$unset"] = {NEXT_ALARM: ""}
+            else:
+                update["$set"][NEXT_ALARM] = r.next_at
+            if not update["$set"]:
+                del update["$set"]
+            ops.append(UpdateOne({"_id": r.report_id, NEXT_ALARM: r.seen}, update))
+        for rid, seen in claims:
+            ops.append(
+                UpdateOne({"_id": rid, NEXT_ALARM: seen}, {"$set": {NEXT_ALARM: lease_until, "claim": token}})
+            )
+        if not ops:
+            return set()
+        await self.coll.bulk_write(ops, ordered=False)
+        if not claims:
+            return set()
+        ids = [rid for rid, _ in claims]
+        return {d["_id"] async for d in self.coll.find({"_id": {"$in": ids}, "claim": token}, {"_id": 1})}
+
+    async def record_sent(self, sent: Sequence[Sent], token: str) -> None:
+        """Record sent alarms (idempotent ``$set``s), then release each claim with the case's next alarm,
+        guarded by the claim: a case re-planned meanwhile (new deadlines) keeps its new ``next_alarm_at``."""
+        ops: list[UpdateOne] = []
+        for s in sent:
+            marks = {f"alarms.{k}": v for k, v in s.alarms.items()}
+            marks |= {f"breaches.{k}": v for k, v in s.breaches.items()}
+            if marks:
+                ops.append(UpdateOne({"_id": s.report_id}, {"$set": marks}))
+            release: dict[str, Any] = {"$unset": {"claim": ""}}
+            if s.next_at is None:
+                release["$unset"][NEXT_ALARM] = ""
+            else:
+                release["$set"] = {NEXT_ALARM: s.next_at}
+            ops.append(UpdateOne({"_id": s.report_id, "claim": token, NEXT_ALARM: s.lease_until}, release))
+        if ops:
+            await self.coll.bulk_write(ops, ordered=True)
+
+    async def clocks(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The clock fields of the given cases (for the lateness check after status updates)."""
+        ids = list(dict.fromkeys(report_ids))
+        return {d["_id"]: d async for d in self.coll.find({"_id": {"$in": ids}}, {**CLOCK_FIELDS, "late": 1})}
+
+    async def mark_late(self, marks: Sequence[tuple[str, str, datetime, str, datetime]]) -> int:
+        """Record breaches found from an answer's own time: (report id, breach key, due at, status event
+        id, now). Guarded by the key, so each is recorded once; the status event that found it is kept,
+        so a re-delivery of that event re-sends the same event. Returns how many were new."""
         if not marks:
             return 0
         ops = [
             UpdateOne(
-                {"_id": rid, f"breaches.{kind}": {"$exists": False}},
-                {"$set": {f"breaches.{kind}": at}},
+                {"_id": rid, f"alarms.{key}": {"$exists": False}},
+                {"$set": {f"alarms.{key}": now, f"breaches.{key}": due, f"late.{key}": event_id}},
             )
-            for rid, kind, at in marks
+            for rid, key, due, event_id, now in marks
         ]
         res = await self.coll.bulk_write(ops, ordered=False)
         return res.modified_count
 
     async def count_open(self) -> int:
-        """Cases without ``closed_at`` (index-backed: the resolve clock's index starts with it)."""
+        """Cases without ``closed_at`` (index-backed)."""
         return await self.coll.count_documents({"closed_at": None})
 
     async def get(self, report_id: str) -> dict[str, Any] | None:
