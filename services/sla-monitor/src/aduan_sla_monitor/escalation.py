@@ -2,8 +2,8 @@
 
 The ladder of the unit's level (``sla.yaml`` ``ladders``) is walked from the unit: ``self`` names the
 unit itself (its head is told), ``parent`` the registry parent of the rung before, an SKPD code that
-unit. The walk stops at the top of the registry (a ``parent`` of a unit without one), so a ladder
-never names a unit twice in a row past the top. A unit not in the registry, or a level without a
+unit. The walk stops at the top of the registry (a ``parent`` of a unit without one), and a rung naming the
+unit of the rung before is left out, so no unit is told twice in a row. A unit not in the registry, or a level without a
 ladder, gets the one-rung ladder of the registry parent (the behaviour before ladders existed).
 """
 
@@ -40,6 +40,8 @@ def ladder(unit_code: str, sla: SlaPolicies, registry: SkpdRegistry) -> list[Run
             target = parent
         else:
             target = rung.to
+        if out and target == current:
+            continue  # already told at the rung before (e.g. the province's own unit)
         out.append(Rung(rung.level, target))
         current = target
     return out
