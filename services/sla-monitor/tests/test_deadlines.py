@@ -28,7 +28,9 @@ def clock(**overrides: object) -> CaseClock:
 
 
 def keys_due(city: CityConfig, case: CaseClock, now: datetime) -> list[str]:
-    p = plan(case, policy_named(city.sla, case.policy), ladder(case.skpd_code or "", city.sla, city.skpd), now)
+    p = plan(
+        case, policy_named(city.sla, case.policy), ladder(case.skpd_code or "", city.sla, city.skpd), now
+    )
     return [a.key for a in p.due]
 
 

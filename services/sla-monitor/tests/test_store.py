@@ -10,7 +10,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReportStatus, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import status_change
-from aduan_sla_monitor.store import CLOCKS, CaseStore
+from aduan_sla_monitor.store import CaseStore, Replan, Sent
 
 MakeRouted = Callable[..., RoutedReport]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -74,36 +74,53 @@ async def test_history_is_bounded(store: CaseStore, city: CityConfig) -> None:
     assert case is not None and [h["note"] for h in case["history"]] == ["step 2", "step 3", "step 4"]
 
 
-async def test_breach_marks_are_recorded_once(store: CaseStore, make_routed: MakeRouted) -> None:
+async def test_claims_are_won_once_and_sent_alarms_recorded(
+    store: CaseStore, make_routed: MakeRouted
+) -> None:
+    """Two claims of the same case with the value both read: one wins. Fails if the claim is not
+    guarded by the ``next_alarm_at`` read (both replicas would send)."""
     r = make_routed("dlh", received_at=NOW - timedelta(days=8))
     await store.apply_routed(r, NOW)
-    assert [d["_id"] for d in await store.due(NOW, 10)] == [r.report_id]
-    assert await store.mark_breaches([(r.report_id, "respond_breached", NOW)]) == 1
-    assert await store.mark_breaches([(r.report_id, "respond_breached", NOW)]) == 0
-    assert [d["_id"] for d in await store.due(NOW, 10)] == [r.report_id]  # resolve still due
-    await store.mark_breaches([(r.report_id, "resolve_breached", NOW)])
-    assert await store.due(NOW, 10) == []
+    (doc,) = await store.due(NOW, 10)
+    assert doc["next_alarm_at"] == r.received_at  # a new case is looked at from its receipt
+    lease = NOW + timedelta(minutes=2)
+    first = await store.replan_and_claim([], [(r.report_id, doc["next_alarm_at"])], lease, "a")
+    second = await store.replan_and_claim([], [(r.report_id, doc["next_alarm_at"])], lease, "b")
+    assert (first, second) == ({r.report_id}, set())
+    assert await store.due(NOW, 10) == []  # held until the lease ends
+    assert [d["_id"] for d in await store.due(lease, 10)] == [r.report_id]
+    sent = Sent(r.report_id, {"respond_breached": NOW}, {"respond_breached": r.sla.respond_by}, None, lease)
+    await store.record_sent([sent], "b")  # not the claim holder: alarms recorded, claim kept
+    case = await store.get(r.report_id)
+    assert case is not None and case["claim"] == "a" and case["next_alarm_at"] == lease
+    await store.record_sent([sent], "a")
+    case = await store.get(r.report_id)
+    assert case is not None and "claim" not in case and "next_alarm_at" not in case
+    assert case["breaches"] == {"respond_breached": r.sla.respond_by}
     assert await store.count_open() == 1
 
 
 async def test_the_scan_reads_due_cases_in_pages_each_once(store: CaseStore, make_routed: MakeRouted) -> None:
-    # Five overdue cases (two with the same deadline, so the _id continuation matters), one not yet due.
+    # Five cases to look at (two with the same time, so the _id continuation matters), one not yet.
     received = [NOW - timedelta(hours=h) for h in (10, 9, 9, 8, 7)]
     due = [make_routed("dlh", received_at=r) for r in received]
-    await store.apply_routed_batch([*due, make_routed("dlh", received_at=NOW)], NOW)
-    respond = CLOCKS[0]
+    await store.apply_routed_batch([*due, make_routed("dlh", received_at=NOW + timedelta(hours=1))], NOW)
     pages, after = [], None
     while True:
-        page = await store.due_page(respond, NOW, after, 2)
+        page = await store.alarm_page(NOW, after, 2)
         pages.append([d["_id"] for d in page])
         if len(page) < 2:
             break
-        after = (page[-1]["respond_by"], page[-1]["_id"])
+        after = (page[-1]["next_alarm_at"], page[-1]["_id"])
     assert [len(p) for p in pages] == [2, 2, 1]
     seen = [rid for p in pages for rid in p]
     assert sorted(seen) == sorted(r.report_id for r in due)  # every due case once, the others never
-    await store.mark_breaches([(rid, "respond_breached", NOW) for rid in seen[:3]])
-    assert len(await store.due_page(respond, NOW, None, 10)) == 2  # flagged cases drop out
+    docs = {d["_id"]: d for d in await store.alarm_page(NOW, None, 10)}
+    later = NOW + timedelta(hours=1)
+    await store.replan_and_claim(
+        [Replan(rid, docs[rid]["next_alarm_at"], later, {}) for rid in seen[:3]], [], NOW, "x"
+    )
+    assert len(await store.alarm_page(NOW, None, 10)) == 2  # re-planned cases drop out
 
 
 async def test_a_batch_of_status_updates_is_applied_in_order_once(store: CaseStore, city: CityConfig) -> None:
