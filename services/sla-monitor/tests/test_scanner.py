@@ -73,9 +73,8 @@ async def test_warning_breach_and_every_ladder_step_until_answered(
     """A kelurahan case (standard policy: 6 h / 7 days, warn at 0.75, steps every 2 h / 1 day).
     The respond clock: warning, breach to the lurah, step 2 to the camat; then the unit answers and
     step 3 never comes. The resolve clock: warning, breach, camat, wali kota, then the ladder ends.
-    Breaking it showed: with the `answered is not None` check removed from deadlines.timeline the
-    respond step 3 is sent after the answer (8 events); with the ladder's parent walk removed every
-    step names the kelurahan."""
+    Breaking it showed: with the `answered is not None` check removed from deadlines.timeline, the
+    scan at 10 h sends the respond step 3 after the answer."""
     store, producer, _ = parts
     clock = Clock()
     scan = scanner(store, producer, city, common, clock)
@@ -132,7 +131,8 @@ async def test_two_replicas_send_each_step_once(
 ) -> None:
     """Two scanners (own producers, own store objects) on the same database scan at the same moments.
     Each of 30 cases x 4 alarms (warning, breach, steps 2 and 3) is sent once. Breaking it showed:
-    with the claim's ``next_alarm_at`` guard removed and every claim taken as won, events are doubled."""
+    with the claim's ``next_alarm_at`` guard removed (store.replan_and_claim) some alarms are sent
+    twice ([30, 30, 32, 32]); with every claim also taken as won, nearly all ([60, 55, 56, 60])."""
     store, producer_a, producer_b = parts
     other = CaseStore(store.coll.database)
     clock = Clock()
