@@ -67,7 +67,11 @@ CAL = WorkCalendar(
         (wib(2026, 11, 2, 16, 0), timedelta(hours=1), wib(2026, 11, 3, 9, 0)),  # at closing: next day
         (wib(2026, 11, 2, 6, 0), timedelta(hours=1), wib(2026, 11, 2, 9, 0)),  # before opening
         (wib(2026, 11, 3, 15, 0), timedelta(hours=2), wib(2026, 11, 5, 9, 0)),  # over a holiday
-        (wib(2026, 11, 7, 10, 0), timedelta(days=1), wib(2026, 11, 10, 8, 0)),  # Saturday: Monday 08:00 + 1 day
+        (
+            wib(2026, 11, 7, 10, 0),
+            timedelta(days=1),
+            wib(2026, 11, 10, 8, 0),
+        ),  # Saturday: Monday 08:00 + 1 day
         (wib(2026, 11, 3, 10, 0), timedelta(days=1, hours=7), wib(2026, 11, 6, 9, 0)),
     ],
 )

@@ -19,7 +19,11 @@ def city() -> CityConfig:
 def test_default_is_six_hours_and_seven_days_around_the_clock(city: CityConfig) -> None:
     p = policy_for(city.sla, "sampah", "kel-3171011001", city.skpd)
     d = deadlines(p, T0)
-    assert (d.policy, d.respond_by, d.resolve_by) == ("standard", T0 + timedelta(hours=6), T0 + timedelta(days=7))
+    assert (d.policy, d.respond_by, d.resolve_by) == (
+        "standard",
+        T0 + timedelta(hours=6),
+        T0 + timedelta(days=7),
+    )
 
 
 @pytest.mark.parametrize("category", ["lampu-jalan", "jalan", "trotoar", "perlengkapan-jalan"])

@@ -203,7 +203,10 @@ def test_street_lights_get_the_long_clock_of_sla_yaml(city: CityConfig) -> None:
     received = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     r = route(normalized(category="lampu-jalan", received_at=received), city, received)
     assert r.sla.policy == "pekerjaan-fisik"
-    assert (r.sla.respond_by, r.sla.resolve_by) == (received + timedelta(hours=6), received + timedelta(days=14))
+    assert (r.sla.respond_by, r.sla.resolve_by) == (
+        received + timedelta(hours=6),
+        received + timedelta(days=14),
+    )
 
 
 def test_route_is_pure(city: CityConfig) -> None:

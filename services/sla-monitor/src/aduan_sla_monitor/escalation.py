@@ -2,9 +2,10 @@
 
 The ladder of the unit's level (``sla.yaml`` ``ladders``) is walked from the unit: ``self`` names the
 unit itself (its head is told), ``parent`` the registry parent of the rung before, an SKPD code that
-unit. The walk stops at the top of the registry (a ``parent`` of a unit without one), and a rung naming the
-unit of the rung before is left out, so no unit is told twice in a row. A unit not in the registry, or a level without a
-ladder, gets the one-rung ladder of the registry parent (the behaviour before ladders existed).
+unit. The walk stops at the top of the registry (a ``parent`` of a unit without one), and a rung
+naming the unit of the rung before is left out, so no unit is told twice in a row. A unit not in the
+registry, or a level without a ladder, gets the one-rung ladder of the registry parent (the behaviour
+before ladders existed).
 """
 
 from __future__ import annotations

@@ -283,22 +283,33 @@ class CaseStore:
         return {d["_id"] async for d in self.coll.find({"_id": {"$in": ids}, "claim": token}, {"_id": 1})}
 
     async def record_sent(self, sent: Sequence[Sent], token: str) -> None:
-        """Record sent alarms (idempotent ``$set``s), then release each claim with the case's next alarm,
-        guarded by the claim: a case re-planned meanwhile (new deadlines) keeps its new ``next_alarm_at``."""
+        """Record sent alarms and release each claim with the case's next alarm: one guarded update per
+        case (guarded by the claim). A case changed meanwhile (re-planned with new deadlines, so its
+        ``next_alarm_at`` moved) keeps its new ``next_alarm_at``; its alarms are recorded by a second,
+        unguarded write (idempotent ``$set``s), made only when a guarded update missed."""
+        if not sent:
+            return
         ops: list[UpdateOne] = []
         for s in sent:
-            marks = {f"alarms.{k}": v for k, v in s.alarms.items()}
-            marks |= {f"breaches.{k}": v for k, v in s.breaches.items()}
-            if marks:
-                ops.append(UpdateOne({"_id": s.report_id}, {"$set": marks}))
+            marks = self._marks(s)
             release: dict[str, Any] = {"$unset": {"claim": ""}}
             if s.next_at is None:
                 release["$unset"][NEXT_ALARM] = ""
             else:
-                release["$set"] = {NEXT_ALARM: s.next_at}
+                marks[NEXT_ALARM] = s.next_at
+            if marks:
+                release["$set"] = marks
             ops.append(UpdateOne({"_id": s.report_id, "claim": token, NEXT_ALARM: s.lease_until}, release))
-        if ops:
-            await self.coll.bulk_write(ops, ordered=True)
+        res = await self.coll.bulk_write(ops, ordered=False)
+        if res.matched_count < len(sent):
+            marked = [UpdateOne({"_id": s.report_id}, {"$set": m}) for s in sent if (m := self._marks(s))]
+            if marked:
+                await self.coll.bulk_write(marked, ordered=False)
+
+    @staticmethod
+    def _marks(s: Sent) -> dict[str, Any]:
+        marks: dict[str, Any] = {f"alarms.{k}": v for k, v in s.alarms.items()}
+        return marks | {f"breaches.{k}": v for k, v in s.breaches.items()}
 
     async def clocks(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The clock fields of the given cases (for the lateness check after status updates)."""
