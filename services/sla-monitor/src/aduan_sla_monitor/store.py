@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
@@ -48,13 +48,18 @@ CLOCK_FIELDS = {
 # The scanner's one index: cases by when their next alarm falls (absent: nothing scheduled).
 NEXT_ALARM = "next_alarm_at"
 ALARM_INDEX = [(NEXT_ALARM, ASCENDING), ("_id", ASCENDING)]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def alarm_due(now: datetime, after: tuple[datetime, str] | None) -> dict[str, Any]:
-    """Cases whose next alarm is due at ``now``, after the continuation point (all in the index)."""
-    q: dict[str, Any] = {NEXT_ALARM: {"$lte": now}}
+    """Cases whose next alarm is due at ``now``, after the continuation point (all in the index).
+
+    The range is bounded below too (``EPOCH``, or the continuation's time): SecantusDB walks a range
+    open at the bottom from the start of the index (4 s at 100 k cases, against 6 ms bounded)."""
+    q: dict[str, Any] = {NEXT_ALARM: {"$gte": EPOCH, "$lte": now}}
     if after is not None:
         last_at, last_id = after
+        q[NEXT_ALARM]["$gte"] = last_at
         q["$or"] = [{NEXT_ALARM: {"$gt": last_at}}, {NEXT_ALARM: last_at, "_id": {"$gt": last_id}}]
     return q
 
