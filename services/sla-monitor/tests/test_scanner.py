@@ -131,8 +131,7 @@ async def test_two_replicas_send_each_step_once(
 ) -> None:
     """Two scanners (own producers, own store objects) on the same database scan at the same moments.
     Each of 30 cases x 4 alarms (warning, breach, steps 2 and 3) is sent once. Breaking it showed:
-    with the claim's ``next_alarm_at`` guard removed (store.replan_and_claim) some alarms are sent
-    twice ([30, 30, 32, 32]); with every claim also taken as won, nearly all ([60, 55, 56, 60])."""
+    with the lease check removed from Scanner.scan_once, alarms are sent twice."""
     store, producer_a, producer_b = parts
     other = CaseStore(store.coll.database)
     clock = Clock()

@@ -19,8 +19,8 @@ class SlaMonitorSettings(ServiceSettings):
         default=120.0,
         gt=0,
         le=3_600,
-        description="Seconds a scanner replica holds the cases it is announcing; a replica that dies "
-        "leaves them to another after this",
+        description="Seconds the scanner lease lasts (renewed every page); a replica that dies leaves "
+        "the scan to another after this",
     )
     scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
     history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")

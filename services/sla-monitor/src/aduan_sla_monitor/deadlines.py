@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aduan_schemas.events import SlaEvent, SlaKind
 from aduan_sla import Policy, add_time, warning_time
@@ -120,12 +120,12 @@ def timeline(case: CaseClock, policy: Policy, rungs: list[Rung]) -> list[Alarm]:
             policy.rules.respond_escalate_every if name == "respond" else policy.rules.resolve_escalate_every
         )
         if start is not None and start < deadline:
-            kind: SlaKind = f"{name}_warning"  # type: ignore[assignment]
+            kind = cast(SlaKind, f"{name}_warning")
             out.append(
                 Alarm(alarm_key(kind, None, round_), kind, warning_time(policy, start, deadline), deadline)
             )
-        breached: SlaKind = f"{name}_breached"  # type: ignore[assignment]
-        escalated: SlaKind = f"{name}_escalated"  # type: ignore[assignment]
+        breached = cast(SlaKind, f"{name}_breached")
+        escalated = cast(SlaKind, f"{name}_escalated")
         for step, rung in enumerate(rungs or [Rung(None, None)], start=1):
             kind = breached if step == 1 else escalated
             at = deadline if step == 1 else add_time(policy.calendar, deadline, every * (step - 1))
@@ -153,7 +153,7 @@ def late_breaches(case: CaseClock, policy: Policy, rungs: list[Rung]) -> list[Al
         _, deadline, answered, round_ = _clock(case, name)
         if deadline is None or answered is None or answered <= deadline:
             continue
-        kind: SlaKind = f"{name}_breached"  # type: ignore[assignment]
+        kind = cast(SlaKind, f"{name}_breached")
         key = alarm_key(kind, 1, round_)
         if key not in case.sent:
             rung = rungs[0] if rungs else Rung(None, None)

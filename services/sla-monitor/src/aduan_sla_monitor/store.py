@@ -4,8 +4,8 @@ Batched: a batch of routed reports is one ``insert_many`` of new cases (unordere
 already get guarded updates in one more ``bulk_write``); a batch of status updates is one read of the
 event ids already applied and one ordered ``bulk_write`` of guarded updates. The deadline scan reads
 pages by index (a range on ``next_alarm_at``, continued after the last ``(next_alarm_at, _id)``), then
-per page one bulk write re-plans or claims the cases, one read learns which claims won, and one bulk
-write records what was sent.
+per page one bulk write records what was sent and each case's next alarm. The scanner's lease is one
+document in ``leases``.
 
 SecantusDB note: no ``find_one_and_*`` here (a full scan there); every update is an ``update_one``
 guarded by its filter, sent in one ``bulk_write`` round trip per batch.
@@ -14,14 +14,14 @@ guarded by its filter, sent in one ``bulk_write`` round trip per batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from aduan_kit.kafka import TransientError
 from aduan_kit.mongo import DUPLICATE_KEY
@@ -29,6 +29,7 @@ from aduan_schemas.events import RoutedReport
 from aduan_sla_monitor.cases import ROUTED, StatusChange, case_fields
 
 COLLECTION = "cases"
+LEASES = "leases"  # one document per lease: the deadline scanner's, held by one replica at a time
 # What the scanner and the lateness check need of a case.
 CLOCK_FIELDS = {
     "skpd_code": 1,
@@ -43,7 +44,6 @@ CLOCK_FIELDS = {
     "breaches": 1,
     "alarms": 1,
     "next_alarm_at": 1,
-    "claim": 1,
 }
 # The scanner's one index: cases by when their next alarm falls (absent: nothing scheduled).
 NEXT_ALARM = "next_alarm_at"
@@ -66,28 +66,20 @@ def alarm_due(now: datetime, after: tuple[datetime, str] | None) -> dict[str, An
 
 @dataclass(frozen=True)
 class Replan:
-    """Move a case's next alarm, guarded by the value read (a concurrent change wins)."""
+    """After a case's look: the alarms recorded (sent, or skipped) and its next alarm time, guarded by
+    the ``next_alarm_at`` read (a case re-planned meanwhile, e.g. by a routed report, keeps its new one)."""
 
     report_id: str
     seen: datetime
     next_at: datetime | None
-    record: dict[str, datetime]  # alarm keys recorded without sending (skipped warnings)
-
-
-@dataclass(frozen=True)
-class Sent:
-    """Alarms of a claimed case that were sent: recorded, then the claim released with the next alarm."""
-
-    report_id: str
-    alarms: dict[str, datetime]  # key -> detected at
-    breaches: dict[str, datetime]  # breach kind (with round) -> due at
-    next_at: datetime | None
-    lease_until: datetime
+    alarms: dict[str, datetime] = field(default_factory=dict)  # key -> detected at
+    breaches: dict[str, datetime] = field(default_factory=dict)  # breach key -> due at
 
 
 class CaseStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], history_limit: int = 50) -> None:
         self.coll: AsyncCollection[dict[str, Any]] = db[COLLECTION]
+        self.leases: AsyncCollection[dict[str, Any]] = db[LEASES]
         self.history_limit = history_limit
 
     async def ensure_indexes(self) -> None:
@@ -255,66 +247,42 @@ class CaseStore:
         """The first page of cases with an alarm due."""
         return await self.alarm_page(now, None, limit)
 
-    async def replan_and_claim(
-        self,
-        replans: Sequence[Replan],
-        claims: Sequence[tuple[str, datetime]],
-        lease_until: datetime,
-        token: str,
-    ) -> set[str]:
-        """One bulk write: move the next alarm of cases with nothing to send, and claim the cases with
-        something to send (their ``next_alarm_at`` moves to the lease's end, guarded by the value read,
-        so of two replicas that read the same case only one claims it). Returns the ids claimed."""
+    async def replan(self, replans: Sequence[Replan]) -> None:
+        """Record each case's alarms and move its next alarm: one guarded update per case in one bulk
+        write. When a guard misses (the case was re-planned meanwhile), the alarms are still recorded by
+        a second, unguarded write (idempotent ``$set``s)."""
+        if not replans:
+            return
         ops: list[UpdateOne] = []
         for r in replans:
-            update: dict[str, Any] = {"$set": {**{f"alarms.{k}": v for k, v in r.record.items()}}}
+            marks = _marks(r)
+            update: dict[str, Any] = {}
             if r.next_at is None:
                 update["$unset"] = {NEXT_ALARM: ""}
             else:
-                update["$set"][NEXT_ALARM] = r.next_at
-            if not update["$set"]:
-                del update["$set"]
-            ops.append(UpdateOne({"_id": r.report_id, NEXT_ALARM: r.seen}, update))
-        for rid, seen in claims:
-            ops.append(
-                UpdateOne({"_id": rid, NEXT_ALARM: seen}, {"$set": {NEXT_ALARM: lease_until, "claim": token}})
-            )
-        if not ops:
-            return set()
-        await self.coll.bulk_write(ops, ordered=False)
-        if not claims:
-            return set()
-        ids = [rid for rid, _ in claims]
-        return {d["_id"] async for d in self.coll.find({"_id": {"$in": ids}, "claim": token}, {"_id": 1})}
-
-    async def record_sent(self, sent: Sequence[Sent], token: str) -> None:
-        """Record sent alarms and release each claim with the case's next alarm: one guarded update per
-        case (guarded by the claim). A case changed meanwhile (re-planned with new deadlines, so its
-        ``next_alarm_at`` moved) keeps its new ``next_alarm_at``; its alarms are recorded by a second,
-        unguarded write (idempotent ``$set``s), made only when a guarded update missed."""
-        if not sent:
-            return
-        ops: list[UpdateOne] = []
-        for s in sent:
-            marks = self._marks(s)
-            release: dict[str, Any] = {"$unset": {"claim": ""}}
-            if s.next_at is None:
-                release["$unset"][NEXT_ALARM] = ""
-            else:
-                marks[NEXT_ALARM] = s.next_at
+                marks[NEXT_ALARM] = r.next_at
             if marks:
-                release["$set"] = marks
-            ops.append(UpdateOne({"_id": s.report_id, "claim": token, NEXT_ALARM: s.lease_until}, release))
+                update["$set"] = marks
+            ops.append(UpdateOne({"_id": r.report_id, NEXT_ALARM: r.seen}, update))
         res = await self.coll.bulk_write(ops, ordered=False)
-        if res.matched_count < len(sent):
-            marked = [UpdateOne({"_id": s.report_id}, {"$set": m}) for s in sent if (m := self._marks(s))]
+        if res.matched_count < len(replans):
+            marked = [UpdateOne({"_id": r.report_id}, {"$set": m}) for r in replans if (m := _marks(r))]
             if marked:
                 await self.coll.bulk_write(marked, ordered=False)
 
-    @staticmethod
-    def _marks(s: Sent) -> dict[str, Any]:
-        marks: dict[str, Any] = {f"alarms.{k}": v for k, v in s.alarms.items()}
-        return marks | {f"breaches.{k}": v for k, v in s.breaches.items()}
+    async def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take or renew the lease ``name`` until ``until``: granted when it is free (expired) or held by
+        ``holder`` already. A guarded upsert on one small document: a lease held by another matches
+        nothing, so the upsert's insert collides with its ``_id`` and is refused."""
+        try:
+            await self.leases.update_one(
+                {"_id": name, "$or": [{"until": {"$lt": now}}, {"holder": holder}]},
+                {"$set": {"holder": holder, "until": until}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def clocks(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The clock fields of the given cases (for the lateness check after status updates)."""
@@ -343,6 +311,11 @@ class CaseStore:
 
     async def get(self, report_id: str) -> dict[str, Any] | None:
         return await self.coll.find_one({"_id": report_id})
+
+
+def _marks(r: Replan) -> dict[str, Any]:
+    marks: dict[str, Any] = {f"alarms.{k}": v for k, v in r.alarms.items()}
+    return marks | {f"breaches.{k}": v for k, v in r.breaches.items()}
 
 
 def _only_duplicates(e: BulkWriteError) -> bool:
