@@ -146,3 +146,27 @@ async def test_two_replicas_send_each_step_once(
     records = await read_topic(common, common.topics.sla_events, 120, timeout=30, settle=1.5)
     ids = Counter(dict(r.headers)["ce_id"].decode() for r in records)
     assert len(ids) == 120 and set(ids.values()) == {1}
+
+
+async def test_a_late_answer_stored_before_the_routed_report_is_judged_by_the_scanner(
+    common: CommonSettings,
+    city: CityConfig,
+    make_routed: MakeRouted,
+    parts: tuple[CaseStore, EventProducer, EventProducer],
+) -> None:
+    """The answer came first (no deadlines yet, so the status path could not judge it); the routed report
+    then gives the deadlines and the scanner records the breach, late-detected. Breaking it showed:
+    without the late_breaches loop in Scanner._page nothing is sent and no breach is recorded."""
+    store, producer, _ = parts
+    clock = Clock()
+    case = make_routed("kel-3171011001", received_at=T0)
+    answer = StatusUpdate(report_id=case.report_id, status=ReportStatus.RECEIVED, at=T0 + 7 * H, by="lurah")
+    await store.apply_status(status_change(answer, city.skpd), T0 + 7 * H)
+    await store.apply_routed(case, T0 + 7 * H)
+    clock.now = T0 + 7 * H
+    assert await scanner(store, producer, city, common, clock).scan_once() == 1
+    (record,) = await read_topic(common, common.topics.sla_events, 1, timeout=20, settle=1.0)
+    event = SlaEvent.model_validate_json(record.value)
+    assert (event.kind, event.late_detected, event.due_at) == ("respond_breached", True, T0 + 6 * H)
+    stored = await store.get(case.report_id)
+    assert stored is not None and stored["breaches"] == {"respond_breached": T0 + 6 * H}

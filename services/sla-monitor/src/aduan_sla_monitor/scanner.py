@@ -28,7 +28,7 @@ from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_schemas.city import SkpdRegistry, SlaPolicies, SlaPolicy
 from aduan_sla import policy_named
-from aduan_sla_monitor.deadlines import Alarm, CaseClock, alarm_event, plan
+from aduan_sla_monitor.deadlines import Alarm, CaseClock, alarm_event, late_breaches, plan
 from aduan_sla_monitor.escalation import ladder
 from aduan_sla_monitor.store import NEXT_ALARM, CaseStore, Replan
 
@@ -94,11 +94,17 @@ class Scanner:
                 skipped.append([])
                 continue
             policy = policy_named(self.sla, case.policy)
-            p = plan(case, policy, ladder(case.skpd_code, self.sla, self.registry), now)
+            rungs = ladder(case.skpd_code, self.sla, self.registry)
+            p = plan(case, policy, rungs, now)
             replans.append(Replan(case.report_id, doc[NEXT_ALARM], p.next_at))
             skipped.append(p.skipped)
             for alarm in p.due:
                 sends.append((len(replans) - 1, alarm, Emit(self.topic, alarm_event(case, alarm, now))))
+            # An answer after the deadline that the status path could not judge (it came before the
+            # routed report, so the case had no deadlines yet): recorded here, marked late-detected.
+            for alarm in late_breaches(case, policy, rungs):
+                event = alarm_event(case, alarm, now, late=True)
+                sends.append((len(replans) - 1, alarm, Emit(self.topic, event)))
         futures = [await self.producer.send(emit) for _, _, emit in sends]
         results = await asyncio.gather(*futures, return_exceptions=True)
         acked: list[list[Alarm]] = [[] for _ in replans]
