@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PKGS   := schemas libs/kit libs/text apps/cli $(sort $(wildcard services/*))
+PKGS   := schemas libs/kit libs/text libs/sla apps/cli $(sort $(wildcard services/*))
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 # Kelurahan boundaries for GPS geocoding (configuration kept outside the project).
@@ -43,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy schemas/src libs/kit/src libs/text/src apps/cli/src $(foreach s,$(wildcard services/*),$(s)/src)
+	$(BIN)/mypy schemas/src libs/kit/src libs/text/src libs/sla/src apps/cli/src $(foreach s,$(wildcard services/*),$(s)/src)
 
 check: lint typecheck test
 

@@ -141,8 +141,11 @@ async def test_past_deadline_gives_exactly_one_breach_event(
         lambda e: e.report_id == routed.report_id,
         settle=3,
     )
+    # The breach is step 1 of the Suku Dinas ladder (its own head); step 2 (the dinas) is 2 h later,
+    # and the warning, found after the deadline, is skipped.
     assert [e.kind for e in events] == ["respond_breached"]
-    assert (events[0].skpd_code, events[0].escalate_to) == ("dbm-3171", "dbm")
+    assert (events[0].skpd_code, events[0].escalate_to, events[0].step) == ("dbm-3171", "dbm-3171", 1)
+    assert events[0].level == "kepala_suku_dinas"
 
 
 async def test_bad_webhooks_are_refused_and_publish_nothing(

@@ -5,12 +5,14 @@ The cases collection (SecantusDB alone, fresh) is filled directly with ``insert_
 indexes (``CaseStore.ensure_indexes``) in place. Documents are real cases: routed reports made by the
 normalizer's and router's pure functions from the benchmark corpus, stored as ``case_fields`` makes
 them, then given an age spread over the last 10 days: deadlines 6 h (respond) and 7 days (resolve)
-after creation; 80 % of those older than 6 h have responded; every deadline already passed is already
-flagged (``breaches``), as the scanner would have left it. All are open (not closed).
+after creation; 80 % of those older than 6 h have responded; every alarm already passed (warnings,
+breaches, escalation steps) is already recorded and the next one scheduled (``next_alarm_at``), as the
+scanner would have left it. All are open (not closed).
 
 At each level ``newly_due`` extra cases have a respond deadline that passed in the last minute and no
-breach yet: the work a sweep really finds. A sweep is ``Scanner.scan_once`` (the monitor's scanner:
-query due deadlines by index, emit breach events to a broker started alone, mark them) repeated until
+breach yet: the work a sweep really finds (one breach event each). A sweep is
+``Scanner.scan_once`` (the monitor's scanner: query due alarms by index, claim, emit events to a
+broker started alone, record them) repeated until
 a pass finds nothing (no new pass starts after 300 s), by a new scanner per level; ``idle_sweep`` is
 the last, empty pass. The open-case count (the ``aduan_cases_open`` gauge, refreshed by the monitor in
 its own loop, not part of a sweep) is timed alone as ``count_open_s``. The
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,11 +39,13 @@ from aduan_normalizer.classify import Classifier
 from aduan_normalizer.pipeline import load_geocoder, normalize
 from aduan_router.rules import route
 from aduan_schemas.city import load_city
+from aduan_sla import Policy, policy_named
 from aduan_sla_monitor.cases import ROUTED, case_fields
-from aduan_sla_monitor.deadlines import RESOLVE as RESOLVE_KIND
 from aduan_sla_monitor.deadlines import RESPOND as RESPOND_KIND
+from aduan_sla_monitor.deadlines import CaseClock, timeline
+from aduan_sla_monitor.escalation import Rung, ladder
 from aduan_sla_monitor.scanner import Scanner
-from aduan_sla_monitor.store import CaseStore
+from aduan_sla_monitor.store import NEXT_ALARM, CaseStore
 from bench.corpus import Corpus, message_id
 from bench.harness import CITY_DIR, broker, database
 from bench.measure import percentile
@@ -79,7 +84,12 @@ def templates(boundaries: Path | None) -> list[dict[str, Any]]:
 
 
 def case(
-    template: dict[str, Any], i: int, now: datetime, rng: random.Random, due_now: bool
+    template: dict[str, Any],
+    i: int,
+    now: datetime,
+    rng: random.Random,
+    due_now: bool,
+    schedule: Callable[[dict[str, Any]], tuple[Policy, list[Rung]]],
 ) -> dict[str, Any]:
     if due_now:  # respond deadline passed within the last minute, not yet flagged
         created = now - RESPOND - timedelta(seconds=rng.uniform(1, 60))
@@ -90,19 +100,22 @@ def case(
     doc["created_at"] = doc["updated_at"] = doc["received_at"] = created
     doc["respond_by"], doc["resolve_by"] = created + RESPOND, created + RESOLVE
     doc["sla"] = {**template["sla"], "respond_by": doc["respond_by"], "resolve_by": doc["resolve_by"]}
-    if due_now:
-        return doc
-    breaches = {}
-    if doc["respond_by"] < now:
-        if rng.random() < 0.8:
-            doc["responded_at"] = created + timedelta(seconds=rng.uniform(600, RESPOND.total_seconds()))
-            doc["status"] = "in_progress"
-        else:
-            breaches[RESPOND_KIND] = doc["respond_by"]
-    if doc["resolve_by"] < now:
-        breaches[RESOLVE_KIND] = doc["resolve_by"]
-    if breaches:
-        doc["breaches"] = breaches
+    if not due_now and doc["respond_by"] < now and rng.random() < 0.8:
+        doc["responded_at"] = created + timedelta(seconds=rng.uniform(600, RESPOND.total_seconds()))
+        doc["status"] = "in_progress"
+    # Alarms as the scanner would have left them: every passed one sent (for a newly due case, all
+    # but its respond breach), the next one scheduled.
+    policy, rungs = schedule(doc)
+    alarms = timeline(CaseClock.from_case(doc), policy, rungs)
+    sent = [a for a in alarms if a.at <= now and not (due_now and a.key == RESPOND_KIND)]
+    later = [a.at for a in alarms if a not in sent]
+    if sent:
+        doc["alarms"] = {a.key: a.at for a in sent}
+        breaches = {a.key: a.at for a in sent if a.is_breach}
+        if breaches:
+            doc["breaches"] = breaches
+    if later:
+        doc[NEXT_ALARM] = min(later)
     return doc
 
 
@@ -117,6 +130,11 @@ async def _run(opts: Options, mongodb_url: str, bootstrap: str, topic: str) -> l
     try:
         store = CaseStore(client["aduan"])
         await store.ensure_indexes()
+        ladders = {u: ladder(u, city.sla, city.skpd) for u in {t["skpd_code"] for t in tmpl}}
+
+        def schedule(doc: dict[str, Any]) -> tuple[Policy, list[Rung]]:
+            return policy_named(city.sla, doc["sla"]["policy"]), ladders[doc["skpd_code"]]
+
         filled = 0
         for level in sorted(opts.cases):
             now = datetime.now(UTC)
@@ -130,6 +148,7 @@ async def _run(opts: Options, mongodb_url: str, bootstrap: str, topic: str) -> l
                         now,
                         rng,
                         due_now=filled + k >= level - opts.newly_due,
+                        schedule=schedule,
                     )
                     for k in range(n)
                 ]
@@ -137,7 +156,9 @@ async def _run(opts: Options, mongodb_url: str, bootstrap: str, topic: str) -> l
                 filled += n
             fill_s = time.monotonic() - t
             # A new scanner per level, as after a restart.
-            scanner = Scanner(store=store, producer=producer, registry=city.skpd, topic=topic, interval_s=60)
+            scanner = Scanner(
+                store=store, producer=producer, registry=city.skpd, topic=topic, interval_s=60, sla=city.sla
+            )
             t = time.monotonic()
             due = passes = 0
             idle_s: float | None = None

@@ -7,7 +7,8 @@ Everything city-specific lives in files (``config/<city>/``); another city runs 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date as date_
+from datetime import time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -303,9 +304,73 @@ class RoutingRules(Strict):
         return self
 
 
+class Holiday(Strict):
+    date: date_
+    name: str = Field(min_length=1)
+    kind: str = Field(default="libur_nasional", description="libur_nasional or cuti_bersama")
+
+
+class WorkingHours(Strict):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if not self.start < self.end:
+            raise ValueError("working hours: start must be before end")
+        return self
+
+
+class WorkCalendar(Strict):
+    """When a policy's clock runs: working hours on working days, local time, holidays excluded."""
+
+    utc_offset: timedelta = Field(description="Local time minus UTC (ISO 8601, e.g. PT7H for WIB)")
+    weekdays: list[int] = Field(description="Working days, ISO numbers (1 = Monday ... 7 = Sunday)")
+    hours: WorkingHours
+    holidays: list[Holiday] = Field(default_factory=list)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, v: list[int]) -> list[int]:
+        if not v or any(d < 1 or d > 7 for d in v):
+            raise ValueError("weekdays: at least one, each 1 (Monday) to 7 (Sunday)")
+        return v
+
+    @cached_property
+    def holiday_dates(self) -> frozenset[date_]:
+        return frozenset(h.date for h in self.holidays)
+
+
+class EscalationRung(Strict):
+    """One rung of an escalation ladder: who is told at that step."""
+
+    to: str = Field(
+        description="'self' (the unit's head), 'parent' (registry parent of the rung before) or a code"
+    )
+    level: str = Field(
+        min_length=1, max_length=64, description="The official told, e.g. lurah, camat, wali_kota"
+    )
+
+
+SELF_RUNG = "self"
+PARENT_RUNG = "parent"
+
+
 class SlaPolicy(Strict):
     respond_within: timedelta
     resolve_within: timedelta
+    calendar: str | None = Field(default=None, description="Calendar name; none = the clock never stops")
+    warn_at: float = Field(default=0.75, gt=0, lt=1, description="Warn when this fraction of a clock has run")
+    respond_escalate_every: timedelta = Field(
+        default=timedelta(hours=2),
+        gt=timedelta(0),
+        description="Time between ladder steps after a respond breach",
+    )
+    resolve_escalate_every: timedelta = Field(
+        default=timedelta(days=1),
+        gt=timedelta(0),
+        description="Time between ladder steps after a resolve breach",
+    )
 
 
 class SlaPolicies(Strict):
@@ -313,12 +378,22 @@ class SlaPolicies(Strict):
     default: str
     policies: dict[str, SlaPolicy]
     by_category: dict[str, str] = Field(default_factory=dict)
+    by_unit: dict[str, str] = Field(
+        default_factory=dict, description="SKPD code -> policy, for the unit and the units under it"
+    )
+    calendars: dict[str, WorkCalendar] = Field(default_factory=dict)
+    ladders: dict[SkpdLevel, list[EscalationRung]] = Field(
+        default_factory=dict, description="Escalation ladder per level of the responsible unit"
+    )
 
     @model_validator(mode="after")
     def _known(self) -> SlaPolicies:
-        for name in [self.default, *self.by_category.values()]:
+        for name in [self.default, *self.by_category.values(), *self.by_unit.values()]:
             if name not in self.policies:
                 raise ValueError(f"SLA policy {name!r} is not defined")
+        for name, policy in self.policies.items():
+            if policy.calendar is not None and policy.calendar not in self.calendars:
+                raise ValueError(f"SLA policy {name}: calendar {policy.calendar!r} is not defined")
         return self
 
     def for_category(self, category: str) -> tuple[str, SlaPolicy]:
@@ -353,6 +428,13 @@ class CityConfig(Strict):
         for cat in self.sla.by_category:
             if cat not in cats:
                 raise ValueError(f"sla.yaml: by_category: unknown category {cat!r}")
+        for code in self.sla.by_unit:
+            if code not in units:
+                raise ValueError(f"sla.yaml: by_unit: unknown SKPD {code!r}")
+        for level, rungs in self.sla.ladders.items():
+            for rung in rungs:
+                if rung.to not in (SELF_RUNG, PARENT_RUNG) and rung.to not in units:
+                    raise ValueError(f"sla.yaml: ladders.{level}: unknown SKPD {rung.to!r}")
         return self
 
     def target_problem(self, target: str | None) -> str | None:
@@ -390,6 +472,22 @@ def _validated(model: type[_M], path: Path) -> _M:
         raise CityConfigError(f"{path}: not valid YAML: {e}") from None
 
 
+def _validated_sla(d: Path) -> SlaPolicies:
+    """sla.yaml, with each calendar's ``holidays_file`` (relative to the directory) read in."""
+    path = d / "sla.yaml"
+    try:
+        raw = _read(path)
+        for cal in (raw.get("calendars") or {}).values() if isinstance(raw, dict) else ():
+            if isinstance(cal, dict) and "holidays_file" in cal:
+                listed = _read(d / str(cal.pop("holidays_file")))
+                cal["holidays"] = [*(cal.get("holidays") or []), *(listed.get("holidays") or [])]
+        return SlaPolicies.model_validate(raw)
+    except ValidationError as e:
+        raise CityConfigError(f"{path}: {_summary(e)}") from None
+    except (yaml.YAMLError, OSError) as e:
+        raise CityConfigError(f"{path}: {e}") from None
+
+
 def _summary(e: ValidationError) -> str:
     parts = []
     for err in e.errors()[:3]:
@@ -411,7 +509,7 @@ def load_city(directory: str | Path) -> CityConfig:
     skpd = _validated(SkpdRegistry, d / "skpd.yaml")
     taxonomy = _validated(Taxonomy, d / "categories.yaml")
     routing = _validated(RoutingRules, d / "routing.yaml")
-    sla = _validated(SlaPolicies, d / "sla.yaml")
+    sla = _validated_sla(d)
     try:
         return CityConfig(skpd=skpd, taxonomy=taxonomy, routing=routing, sla=sla)
     except ValidationError as e:

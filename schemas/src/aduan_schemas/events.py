@@ -315,21 +315,49 @@ class RerouteRequest(RoutedReport):
         return f"reroute:{self.report_id}:{self.requested_at.isoformat()}"
 
 
+SlaKind = Literal[
+    "respond_breached",
+    "resolve_breached",
+    "respond_warning",
+    "resolve_warning",
+    "respond_escalated",
+    "resolve_escalated",
+]
+
+
 class SlaEvent(Event):
-    """A deadline passed (``aduan.sla.events``); key = ``report_id``. At most one per report and kind."""
+    """A deadline event (``aduan.sla.events``); key = ``report_id``.
+
+    Kinds: ``*_warning`` when a configured fraction of a clock has run; ``*_breached`` when the deadline
+    passed unanswered (ladder step 1); ``*_escalated`` for each later ladder step (``step`` 2, 3, ...).
+    At most one per report, kind, step and clock round."""
 
     EVENT_TYPE: ClassVar[str] = "aduan.sla.breached.v1"
 
     report_id: ReportId
-    kind: Literal["respond_breached", "resolve_breached"]
+    kind: SlaKind
     policy: ShortText
-    due_at: AwareDatetime
+    due_at: AwareDatetime = Field(description="When it was due: the deadline, warning time or step time")
     detected_at: AwareDatetime
     skpd_code: ShortText
-    escalate_to: ShortText | None = Field(default=None, description="Parent SKPD code from the registry")
+    escalate_to: ShortText | None = Field(
+        default=None, description="SKPD code whose head this step addresses (None for a warning)"
+    )
+    step: int | None = Field(default=None, ge=1, description="Escalation ladder step (1 = the breach)")
+    level: ShortText | None = Field(default=None, description="The official this step addresses, e.g. camat")
+    deadline: AwareDatetime | None = Field(default=None, description="The clock's deadline")
+    late_detected: bool = Field(
+        default=False, description="Found from an answer's own time after the deadline, not by a scan in time"
+    )
+    round: int = Field(
+        default=0, ge=0, description="Resolve clock round: 0 at first, +1 each time a reopen restarts it"
+    )
 
     def event_id(self) -> str:
-        return f"sla:{self.report_id}:{self.kind}"
+        base = f"sla:{self.report_id}:{self.kind}"
+        if self.kind.endswith("_escalated"):
+            base += f":{self.step}"
+        return base if self.round == 0 else f"{base}:r{self.round}"
 
 
 class Notification(Event):

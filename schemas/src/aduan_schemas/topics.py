@@ -103,7 +103,7 @@ SLA_EVENTS = Topic(
     "report_id",
     3,
     SlaEvent,
-    "Deadline breaches detected by the SLA monitor, with the escalation target.",
+    "Deadline warnings, breaches and escalation ladder steps from the SLA monitor, with their targets.",
 )
 NOTIFICATIONS = Topic(
     "aduan.notifications",

@@ -198,6 +198,17 @@ def test_deadlines_count_from_receipt(city: CityConfig) -> None:
     assert r.sla.resolve_by == received + timedelta(days=7)
 
 
+def test_street_lights_get_the_long_clock_of_sla_yaml(city: CityConfig) -> None:
+    """The router stamps the deadlines of the shared policy module (fails if it used the default)."""
+    received = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    r = route(normalized(category="lampu-jalan", received_at=received), city, received)
+    assert r.sla.policy == "pekerjaan-fisik"
+    assert (r.sla.respond_by, r.sla.resolve_by) == (
+        received + timedelta(hours=6),
+        received + timedelta(days=14),
+    )
+
+
 def test_route_is_pure(city: CityConfig) -> None:
     report = normalized(category="saluran", text="kali meluap")
     assert route(report, city, NOW) == route(report, city, NOW)

@@ -7,7 +7,8 @@ import pytest
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import normalized
 from aduan_schemas.city import CityConfig, load_city
-from aduan_schemas.events import RoutedReport, Routing, SlaDeadlines
+from aduan_schemas.events import RoutedReport, Routing
+from aduan_sla import deadlines, policy_for
 
 MakeRouted = Callable[..., RoutedReport]
 
@@ -24,18 +25,13 @@ def make_routed(city: CityConfig) -> MakeRouted:
     def make(skpd_code: str = "dlh", received_at: datetime | None = None, **overrides: Any) -> RoutedReport:
         received = (received_at or datetime.now(UTC)).replace(microsecond=0)
         report = normalized(received_at=received, **overrides)
-        name, policy = city.sla.for_category(report.category)
         unit = city.skpd.get(skpd_code)
         return RoutedReport(
             **report.model_dump(),
             skpd_code=unit.code,
             skpd_name=unit.name,
             routing=Routing(rule="test", version=city.routing.version, reason="test"),
-            sla=SlaDeadlines(
-                policy=name,
-                respond_by=received + policy.respond_within,
-                resolve_by=received + policy.resolve_within,
-            ),
+            sla=deadlines(policy_for(city.sla, report.category, unit.code, city.skpd), received),
             routed_at=datetime.now(UTC),
         )
 

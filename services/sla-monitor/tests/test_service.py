@@ -122,13 +122,15 @@ async def test_status_before_routed_keeps_both_and_reassignment_wins(
     assert "responded_at" not in b
 
 
-async def test_a_past_deadline_produces_exactly_one_breach_event(
+async def test_past_deadlines_produce_each_breach_and_step_once(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
     await create_all_topics(common)
     t = common.topics
     now = datetime.now(UTC)
-    late = make_routed("kel-3171011001", received_at=now - timedelta(days=8))  # both deadlines passed
+    # Respond: breach (6 h) and steps 2 (8 h) and 3 (10 h) passed. Resolve: breach (7 d) and step 2
+    # (8 d) passed, step 3 (9 d) not yet. The warnings are skipped: their deadlines passed too.
+    late = make_routed("kel-3171011001", received_at=now - timedelta(days=8, hours=1))
     answered = make_routed("dbm", received_at=now - timedelta(hours=7))  # responded in time
     async with running(build(SlaMonitorSettings(common=common, scan_interval_s=0.1))) as client:
         # The answer is stored before the deadlines, so no scan can see the case unanswered.
@@ -141,27 +143,86 @@ async def test_a_past_deadline_produces_exactly_one_breach_event(
         await publish(common, t.routed, answered)
         await publish(common, t.routed, late)
         await publish(common, t.routed, late)  # re-delivered
-        # Many scan cycles run while we read on after the expected two events.
-        records = await read_topic(common, t.sla_events, 2, timeout=20, settle=2.0)
+        # Many scan cycles run while we read on after the expected events.
+        records = await read_topic(common, t.sla_events, 5, timeout=20, settle=2.0)
         case = await case_where(client, late.report_id, lambda c: len(c.get("breaches", {})) == 2)
         answered_case = (await client.get(f"/v1/cases/{answered.report_id}")).json()
         metrics_text = (await client.get("/metrics")).text
 
     events = [SlaEvent.model_validate_json(r.value) for r in records]
-    assert sorted(e.kind for e in events) == ["resolve_breached", "respond_breached"]
+    assert sorted((e.kind, e.step, e.escalate_to) for e in events) == [
+        ("resolve_breached", 1, "kel-3171011001"),
+        ("resolve_escalated", 2, "kec-317101"),
+        ("respond_breached", 1, "kel-3171011001"),
+        ("respond_escalated", 2, "kec-317101"),
+        ("respond_escalated", 3, "kota-3171"),
+    ]
     assert {e.report_id for e in events} == {late.report_id}
-    assert all(e.escalate_to == "kec-317101" and e.skpd_code == "kel-3171011001" for e in events)
     by_kind = {e.kind: e for e in events}
     assert by_kind["respond_breached"].due_at == late.sla.respond_by
     assert by_kind["resolve_breached"].due_at == late.sla.resolve_by
     assert {r.key for r in records} == {late.report_id.encode()}
     assert {dict(r.headers)["ce_id"] for r in records} == {
-        f"sla:{late.report_id}:respond_breached".encode(),
-        f"sla:{late.report_id}:resolve_breached".encode(),
+        f"sla:{late.report_id}:{k}".encode()
+        for k in (
+            "respond_breached",
+            "respond_escalated:2",
+            "respond_escalated:3",
+            "resolve_breached",
+            "resolve_escalated:2",
+        )
     }
-    assert set(case["breaches"]) == {"respond_breached", "resolve_breached"}
+    assert case["breaches"] == {
+        "respond_breached": late.sla.respond_by.isoformat(),
+        "resolve_breached": late.sla.resolve_by.isoformat(),
+    }
+    assert set(case["alarms"]) == {
+        "respond_warning",
+        "resolve_warning",
+        *(r.decode().split(":", 2)[2] for r in {dict(r.headers)["ce_id"] for r in records}),
+    }
     assert "breaches" not in answered_case
     assert 'aduan_sla_breaches_total{kind="respond_breached"}' in metrics_text
+
+
+async def test_an_answer_after_the_deadline_counts_as_a_breach_though_no_scan_saw_it(
+    common: CommonSettings, make_routed: MakeRouted
+) -> None:
+    """The scanner is off (the monitor was down when the deadline passed). An answer whose own time is
+    after the respond deadline records the breach with its due time and announces it, marked
+    late_detected; a re-delivery of that answer re-sends the same event (same CloudEvents id); an
+    answer in time announces nothing. Breaking it showed: without the lateness check in main.on_status
+    no event arrives and the case has no breach (the KPI would count it as in time)."""
+    await create_all_topics(common)
+    t = common.topics
+    now = datetime.now(UTC)
+    late = make_routed("kel-3171011001", received_at=now - timedelta(hours=10))
+    in_time = make_routed("kel-3171011001", received_at=now - timedelta(hours=10))
+    late_answer = status(late.report_id, ReportStatus.IN_PROGRESS, late.sla.respond_by + timedelta(hours=2))
+    settings = SlaMonitorSettings(common=common, scanner_enabled=False)
+    async with running(build(settings)) as client:
+        await publish(common, t.routed, late)
+        await publish(common, t.routed, in_time)
+        await case_where(client, in_time.report_id, lambda c: "respond_by" in c)
+        await publish(
+            common, t.status, status(in_time.report_id, ReportStatus.RECEIVED, now - timedelta(hours=9))
+        )
+        await publish(common, t.status, late_answer)
+        case = await case_where(client, late.report_id, lambda c: "breaches" in c)
+        await publish(common, t.status, late_answer)  # re-delivered
+        records = await read_topic(common, t.sla_events, 2, timeout=20, settle=1.0)
+        quiet = (await client.get(f"/v1/cases/{in_time.report_id}")).json()
+
+    events = [SlaEvent.model_validate_json(r.value) for r in records]
+    # The re-sent event is the same announcement (only its detection time differs).
+    assert len(events) == 2
+    assert events[0].model_dump(exclude={"detected_at"}) == events[1].model_dump(exclude={"detected_at"})
+    ev = events[0]
+    assert (ev.report_id, ev.kind, ev.step, ev.late_detected) == (late.report_id, "respond_breached", 1, True)
+    assert ev.due_at == late.sla.respond_by and ev.escalate_to == "kel-3171011001"
+    assert {dict(r.headers)["ce_id"] for r in records} == {f"sla:{late.report_id}:respond_breached".encode()}
+    assert case["breaches"] == {"respond_breached": late.sla.respond_by.isoformat()}
+    assert "breaches" not in quiet
 
 
 async def test_invalid_records_are_dead_lettered_and_consumption_continues(

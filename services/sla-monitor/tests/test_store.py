@@ -10,7 +10,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReportStatus, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import status_change
-from aduan_sla_monitor.store import CLOCKS, CaseStore
+from aduan_sla_monitor.store import CaseStore, Replan
 
 MakeRouted = Callable[..., RoutedReport]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -77,36 +77,63 @@ async def test_history_is_bounded(store: CaseStore, city: CityConfig) -> None:
     assert case is not None and [h["note"] for h in case["history"]] == ["step 2", "step 3", "step 4"]
 
 
-async def test_breach_marks_are_recorded_once(store: CaseStore, make_routed: MakeRouted) -> None:
-    r = make_routed("dlh", received_at=NOW - timedelta(days=8))
-    await store.apply_routed(r, NOW)
-    assert [d["_id"] for d in await store.due(NOW, 10)] == [r.report_id]
-    assert await store.mark_breaches([(r.report_id, "respond_breached", NOW)]) == 1
-    assert await store.mark_breaches([(r.report_id, "respond_breached", NOW)]) == 0
-    assert [d["_id"] for d in await store.due(NOW, 10)] == [r.report_id]  # resolve still due
-    await store.mark_breaches([(r.report_id, "resolve_breached", NOW)])
+async def test_the_scanner_lease_is_held_by_one_replica_at_a_time(store: CaseStore) -> None:
+    """Fails if take_lease grants a lease held by another (without the guard in its filter, the upsert
+    matches the existing document and "b" takes it over)."""
+    lease = timedelta(minutes=2)
+    assert await store.take_lease("scanner", "a", NOW, NOW + lease) is True
+    assert await store.take_lease("scanner", "b", NOW, NOW + lease) is False
+    assert await store.take_lease("scanner", "a", NOW + lease / 2, NOW + lease * 1.5) is True  # renewed
+    assert await store.take_lease("scanner", "b", NOW + lease * 1.2, NOW + lease * 2) is False
+    later = NOW + lease * 2  # "a" stopped renewing: the lease expires and "b" takes over
+    assert await store.take_lease("scanner", "b", later, later + lease) is True
+    assert await store.take_lease("scanner", "a", later, later + lease) is False
+
+
+async def test_a_replan_records_alarms_and_moves_the_next_alarm_unless_changed_meanwhile(
+    store: CaseStore, make_routed: MakeRouted
+) -> None:
+    r, moved = (
+        make_routed("dlh", received_at=NOW - timedelta(days=8)),
+        make_routed("dlh", received_at=NOW + timedelta(minutes=1)),
+    )
+    await store.apply_routed_batch([r, moved], NOW)
+    (doc,) = await store.due(NOW, 10)
+    assert doc["_id"] == r.report_id and doc["next_alarm_at"] == r.received_at  # looked at from receipt
+    due = {"respond_breached": r.sla.respond_by}
+    await store.replan(
+        [
+            Replan(r.report_id, r.received_at, None, {"respond_breached": NOW}, due),
+            # Read at another time than stored (re-planned meanwhile): the stored time stays.
+            Replan(moved.report_id, NOW - timedelta(days=1), NOW + timedelta(days=30), {"x": NOW}),
+        ]
+    )
+    case, other = await store.get(r.report_id), await store.get(moved.report_id)
+    assert case is not None and "next_alarm_at" not in case and case["breaches"] == due
+    assert other is not None and other["next_alarm_at"] == moved.received_at and other["alarms"] == {"x": NOW}
     assert await store.due(NOW, 10) == []
-    assert await store.count_open() == 1
+    assert await store.count_open() == 2
 
 
 async def test_the_scan_reads_due_cases_in_pages_each_once(store: CaseStore, make_routed: MakeRouted) -> None:
-    # Five overdue cases (two with the same deadline, so the _id continuation matters), one not yet due.
+    # Five cases to look at (two with the same time, so the _id continuation matters), one not yet.
     received = [NOW - timedelta(hours=h) for h in (10, 9, 9, 8, 7)]
     due = [make_routed("dlh", received_at=r) for r in received]
-    await store.apply_routed_batch([*due, make_routed("dlh", received_at=NOW)], NOW)
-    respond = CLOCKS[0]
+    await store.apply_routed_batch([*due, make_routed("dlh", received_at=NOW + timedelta(hours=1))], NOW)
     pages, after = [], None
     while True:
-        page = await store.due_page(respond, NOW, after, 2)
+        page = await store.alarm_page(NOW, after, 2)
         pages.append([d["_id"] for d in page])
         if len(page) < 2:
             break
-        after = (page[-1]["respond_by"], page[-1]["_id"])
+        after = (page[-1]["next_alarm_at"], page[-1]["_id"])
     assert [len(p) for p in pages] == [2, 2, 1]
     seen = [rid for p in pages for rid in p]
     assert sorted(seen) == sorted(r.report_id for r in due)  # every due case once, the others never
-    await store.mark_breaches([(rid, "respond_breached", NOW) for rid in seen[:3]])
-    assert len(await store.due_page(respond, NOW, None, 10)) == 2  # flagged cases drop out
+    docs = {d["_id"]: d for d in await store.alarm_page(NOW, None, 10)}
+    later = NOW + timedelta(hours=1)
+    await store.replan([Replan(rid, docs[rid]["next_alarm_at"], later) for rid in seen[:3]])
+    assert len(await store.alarm_page(NOW, None, 10)) == 2  # re-planned cases drop out
 
 
 async def test_a_batch_of_status_updates_is_applied_in_order_once(store: CaseStore, city: CityConfig) -> None:

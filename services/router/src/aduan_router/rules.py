@@ -38,6 +38,8 @@ from aduan_schemas.city import (
     SkpdUnit,
 )
 from aduan_schemas.events import MAX_SHORT, NormalizedReport, RoutedReport, Routing, SlaDeadlines
+from aduan_sla import deadlines as sla_deadlines
+from aduan_sla import policy_for as sla_policy_for
 from aduan_text.phrases import PhraseIndex, analyzer_for
 
 KECAMATAN_FACTOR = 0.9
@@ -261,14 +263,11 @@ def pick_unit(report: NormalizedReport, city: CityConfig) -> tuple[SkpdUnit, Rou
     return d.unit, d.routing
 
 
-def deadlines(report: NormalizedReport, city: CityConfig) -> SlaDeadlines:
-    """Deadlines count from when the channel received the report (the citizen's clock)."""
-    name, policy = city.sla.for_category(report.category)
-    return SlaDeadlines(
-        policy=name,
-        respond_by=report.received_at + policy.respond_within,
-        resolve_by=report.received_at + policy.resolve_within,
-    )
+def deadlines(report: NormalizedReport, unit_code: str, city: CityConfig) -> SlaDeadlines:
+    """Deadlines count from when the channel received the report (the citizen's clock), under the policy
+    of the report's unit and category (``aduan_sla``: per-unit, then per-category, then default)."""
+    policy = sla_policy_for(city.sla, report.category, unit_code, city.skpd)
+    return sla_deadlines(policy, report.received_at)
 
 
 def route(report: NormalizedReport, city: CityConfig, now: datetime) -> RoutedReport:
@@ -284,7 +283,7 @@ def route(report: NormalizedReport, city: CityConfig, now: datetime) -> RoutedRe
             "skpd_code": d.unit.code,
             "skpd_name": d.unit.name,
             "routing": d.routing,
-            "sla": deadlines(report, city),
+            "sla": deadlines(report, d.unit.code, city),
             "needs_triage": d.needs_triage,
             "routed_at": now,
         }

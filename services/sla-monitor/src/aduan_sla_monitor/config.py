@@ -18,6 +18,13 @@ class SlaMonitorSettings(ServiceSettings):
     open_count_interval_s: float = Field(
         default=60.0, gt=0, description="Seconds between counts of open cases (aduan_cases_open)"
     )
+    claim_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3_600,
+        description="Seconds the scanner lease lasts (renewed every page); a replica that dies leaves "
+        "the scan to another after this",
+    )
     scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
     history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")
     public_timezone: str = Field(

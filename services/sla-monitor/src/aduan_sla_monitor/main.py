@@ -3,7 +3,8 @@ into aduan.sla.events, and serve the cases over HTTP."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
+from aduan_sla_monitor.lateness import late_findings
 from aduan_sla_monitor.public_api import public_api
 from aduan_sla_monitor.reopen import follow_up
 from aduan_sla_monitor.reroute import reroute_request, waiting
@@ -28,6 +30,11 @@ from aduan_sla_monitor.unit_keys import UnitKeys
 
 NAME = "sla-monitor"
 log = get_logger(component=NAME)
+
+
+def _emits(outcome: Sequence[Emit] | BaseException) -> list[Emit]:
+    """The records already planned for a batch position (none when it is dead-lettered)."""
+    return [] if isinstance(outcome, BaseException) else list(outcome)
 
 
 def _store(request: Request) -> CaseStore:
@@ -90,7 +97,9 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     changes.append((i, status_change(update, city.skpd)))
                 except InvalidStatus as e:
                     out[i] = PermanentError(str(e))  # this update alone is dead-lettered
-            results = await store.apply_statuses([c for _, c in changes], datetime.now(UTC))
+            now = datetime.now(UTC)
+            results = await store.apply_statuses([c for _, c in changes], now)
+            await _judge_lateness(changes, out, now)
             for (_, change), (applied, created) in zip(changes, results, strict=True):
                 if created:
                     metrics.CASES_STORED.inc()
@@ -114,13 +123,44 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                         "re-routing asked before the routed report arrived", report_id=change.report_id
                     )
                     continue
-                out[i] = [Emit(topics.reroute, request)]
+                out[i] = [*_emits(out[i]), Emit(topics.reroute, request)]
                 log.info(
                     "report sent back to the router",
                     report_id=change.report_id,
                     exclude=request.exclude_units,
                 )
             return out
+
+        async def _judge_lateness(
+            indexed: list[tuple[int, StatusChange]], out: BatchResult, now: datetime
+        ) -> None:
+            """Record and announce breaches the updates' own times reveal (``lateness``)."""
+            changes = [c for _, c in indexed]
+            positions = [i for i, _ in indexed]
+            answering = [c for c in changes if c.responded_at is not None or c.closed_at is not None]
+            if not answering:
+                return
+            cases = await store.clocks([c.report_id for c in answering])
+            found = late_findings(changes, cases, city.sla, city.skpd, now)
+            new = await store.mark_late(
+                [(f.report_id, f.alarm.key, f.alarm.at, f.event_id, now) for f in found]
+            )
+            emits: dict[int, list[Emit]] = {}
+            for f in found:
+                emits.setdefault(positions[f.index], []).append(Emit(topics.sla_events, f.event))
+                if not f.resent:
+                    metrics.SLA_BREACHES.labels(f.alarm.kind).inc()
+                log.warning(
+                    "deadline breached, found from the answer's time",
+                    report_id=f.report_id,
+                    kind=f.alarm.kind,
+                    due_at=f.alarm.at.isoformat(),
+                    resent=f.resent,
+                )
+            for pos, records in emits.items():
+                out[pos] = [*_emits(out[pos]), *records]
+            if found and new < sum(not f.resent for f in found):
+                log.info("late breaches recorded already", found=len(found), new=new)
 
         tasks = []
         if settings.scanner_enabled:
@@ -132,6 +172,8 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 settings.scan_interval_s,
                 settings.scan_batch,
                 count_interval_s=settings.open_count_interval_s,
+                sla=city.sla,
+                lease=timedelta(seconds=settings.claim_lease_s),
             )
             tasks.append(scanner.run)
         return Wiring(

@@ -14,18 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aduan_schemas.city import SlaPolicies, SlaPolicy
+from aduan_schemas.city import SlaPolicies
 from aduan_schemas.events import MAX_SHORT, ReportStatus, RoutedReport, StatusUpdate
+from aduan_sla import policy_named, resolve_deadline
 
 REOPENED_BY = "warga"  # the citizen, named as officials read it; never their contact
 
 
-def new_resolve_by(policy: SlaPolicy, start: datetime) -> datetime:
-    """The resolve deadline of a reopened case, counting from the citizen's follow-up.
-
-    The one place the reopened clock is computed: when the SLA library's ``resolve_deadline(policy,
-    start)`` (working hours, holidays) is available, call it here."""
-    return start + policy.resolve_within
+def new_resolve_by(sla: SlaPolicies, policy_name: str | None, start: datetime) -> datetime:
+    """The resolve deadline of a reopened case, counting from the citizen's follow-up, on the case's
+    policy and its calendar (working hours, holidays)."""
+    return resolve_deadline(policy_named(sla, policy_name), start)
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,7 @@ def follow_up(report: RoutedReport, earlier: Mapping[str, Any] | None, sla: SlaP
     # Open, or resolved after the follow-up was written: linked only.
     if not resolved or closed_at is None or closed_at > report.received_at:
         return FollowUp(report.follow_up_of, None)
-    name = str((earlier.get("sla") or {}).get("policy") or sla.default)
-    policy = sla.policies.get(name) or sla.policies[sla.default]
+    policy_name = (earlier.get("sla") or {}).get("policy")
     note = f"Dibuka kembali: warga mengirim laporan lanjutan {report.report_id}"
     reopen = StatusUpdate(
         report_id=report.follow_up_of,
@@ -52,7 +50,7 @@ def follow_up(report: RoutedReport, earlier: Mapping[str, Any] | None, sla: SlaP
         at=report.received_at,
         by=REOPENED_BY,
         note=note[:MAX_SHORT],
-        resolve_by=new_resolve_by(policy, report.received_at),
+        resolve_by=new_resolve_by(sla, policy_name, report.received_at),
         follow_up_id=report.report_id,
         skpd_code=earlier.get("skpd_code"),
     )
