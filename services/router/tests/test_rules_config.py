@@ -11,8 +11,7 @@ from aduan_schemas.city import CityConfigError, load_city
 
 
 def city_with_rule(tmp_path: Path, rule: dict[str, object], **top: object) -> Path:
-    for name in ("skpd.yaml", "categories.yaml", "routing.yaml", "sla.yaml"):
-        shutil.copy(Path(CITY_DIR, name), tmp_path / name)
+    shutil.copytree(CITY_DIR, tmp_path, dirs_exist_ok=True)  # the whole city: its files refer to each other
     doc = yaml.safe_load((tmp_path / "routing.yaml").read_text(encoding="utf-8"))
     doc["rules"].insert(0, rule)
     doc.update(top)
