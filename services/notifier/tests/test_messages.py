@@ -50,10 +50,10 @@ def status(value: str, evidence: list[str] | None = None) -> StatusUpdate:
     return StatusUpdate(report_id="rpt-1", status=value, at=NOW, by="dbm", evidence=evidence or [])  # type: ignore[arg-type]
 
 
-def breach(escalate_to: str | None) -> SlaEvent:
+def breach(escalate_to: str | None, kind: str = "respond_breached") -> SlaEvent:
     return SlaEvent(
         report_id="rpt-1",
-        kind="respond_breached",
+        kind=kind,  # type: ignore[arg-type]
         policy="standard",
         due_at=NOW,
         detected_at=NOW,
@@ -153,6 +153,31 @@ def test_a_template_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> No
                 unit_name="unit terkait",
                 duplicates_too=True,
                 digest_unit="dbm",
+            ),
+        ),
+        # Step 1 of a Suku Dinas ladder is its own head: the report has not moved up, the citizen waits.
+        (
+            breach("dbm"),
+            Plan(
+                webhook_to="dbm",
+                email_to="dbm",
+                email="breach",
+                unit_name="Dinas Bina Marga",
+                duplicates_too=True,
+                digest_unit="dbm",
+            ),
+        ),
+        # A warning reminds the unit alone; a later ladder step is not a new breach in the digest.
+        (breach(None, "resolve_warning"), Plan(webhook_to="dbm", email_to="dbm", email="warning")),
+        (
+            breach("pemprov", "resolve_escalated"),
+            Plan(
+                webhook_to="pemprov",
+                email_to="pemprov",
+                email="breach",
+                citizen="escalated",
+                unit_name="Sekretariat Daerah Provinsi DKI Jakarta",
+                duplicates_too=True,
             ),
         ),
     ],

@@ -82,13 +82,18 @@ class Delivery:
     skip: str | None = None
 
 
-def parse_raw(value: bytes) -> RawReport:
+def parse_raw(value: bytes) -> RawReport | None:
     """A raw event of a known channel (with its channel's fields, e.g. the email subject), else of any
-    channel added since (the common fields are all the contact store needs)."""
+    channel added since (the common fields are all the contact store needs). None for a record that is
+    no raw event at all: the normalizer, which owns the raw topics, dead-letters it once; a second dead
+    letter of the same record from here would only confuse the operator."""
     try:
         return raw_report_adapter.validate_json(value)
     except ValueError:
-        return RawReport.model_validate_json(value)
+        try:
+            return RawReport.model_validate_json(value)
+        except ValueError:
+            return None
 
 
 def event_time(event: Notified) -> datetime:
@@ -154,9 +159,9 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
         )
 
         # -- contacts: raw topics -> the contact store ------------------------------------------------
-        async def store_contacts(batch: list[tuple[RawReport, Received]]) -> BatchResult:
+        async def store_contacts(batch: list[tuple[RawReport | None, Received]]) -> BatchResult:
             now = datetime.now(UTC)
-            await contacts.record_many([contact_document(raw, now) for raw, _ in batch])
+            await contacts.record_many([contact_document(raw, now) for raw, _ in batch if raw is not None])
             return [[] for _ in batch]
 
         contact_worker = StreamWorker(
@@ -239,7 +244,8 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     "report_id": rid,
                     "unit": unit.name if unit else event.skpd_code,
                     "deadline": templates.deadline(event.kind),
-                    "due_at": templates.when(event.due_at),
+                    # The deadline's own time (a warning comes before it; a step after it).
+                    "due_at": templates.when(event.deadline or event.due_at),
                 }
             return {"report_id": rid, "unit": link.skpd_name if link else "-", "note": p.note}
 

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 FILE = "templates.yaml"
 CitizenKey = Literal["received", "forwarded", "in_progress", "resolved", "escalated", "reopened"]
-UnitKey = Literal["routed", "breach", "reopened"]
+UnitKey = Literal["routed", "warning", "breach", "reopened"]
 
 CITIZEN_FIELDS = {"report_id", "unit", "evidence"}
 UNIT_FIELDS: dict[str, set[str]] = {
     "routed": {"report_id", "unit", "category", "place", "respond_by", "resolve_by"},
+    "warning": {"report_id", "unit", "deadline", "due_at"},
     "breach": {"report_id", "unit", "deadline", "due_at"},
     "reopened": {"report_id", "unit", "note"},
 }

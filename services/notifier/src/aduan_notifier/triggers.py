@@ -86,12 +86,17 @@ def plan(event: Event, link: CaseLink | None, registry: SkpdRegistry) -> Plan | 
     if isinstance(event, SlaEvent):
         if event.kind not in SLA_KINDS:
             return Ignored(f"SLA event kind {event.kind}: not notified", event.report_id)
+        if event.kind.endswith("_warning"):  # a deadline is near: the unit alone is reminded
+            return Plan(webhook_to=event.skpd_code, email_to=event.skpd_code, email="warning")
+        # A breach (ladder step 1) or a later step: to the step's rung; the citizen hears of it when the
+        # report moves up to someone other than the unit; the unit's digest lists each breach once.
         to = event.escalate_to or event.skpd_code
+        moved_up = event.escalate_to is not None and event.escalate_to != event.skpd_code
         return Plan(
             webhook_to=to, email_to=to, email="breach",
-            citizen="escalated" if event.escalate_to else None,
+            citizen="escalated" if moved_up else None,
             unit_name=unit_name(event.escalate_to, registry), duplicates_too=True,
-            digest_unit=event.skpd_code,
+            digest_unit=event.skpd_code if event.kind.endswith("_breached") else None,
         )  # fmt: skip
     return Ignored(f"{type(event).__name__}: not notified")
 
