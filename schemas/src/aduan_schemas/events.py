@@ -232,6 +232,10 @@ class RoutedReport(NormalizedReport):
         description="Set when the report was routed again after a refusal or re-categorisation: the "
         "time of that request",
     )
+    rerouted_from: ShortText | None = Field(
+        default=None,
+        description="Set with rerouted_at: the unit that held the report when it was sent back for routing",
+    )
 
     def event_id(self) -> str:
         # A report held for triage is not yet any unit's: its id must differ from the event that later

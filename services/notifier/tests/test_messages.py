@@ -34,10 +34,12 @@ TEMPLATES = load_templates(CITY_DIR)
 LINK = CaseLink("rpt-1", "dbm", "Dinas Bina Marga", "psn_1")
 
 
-def routed(triage: bool = False) -> RoutedReport:
+def routed(triage: bool = False, rerouted_from: str | None = None) -> RoutedReport:
     n = normalized(report_id="rpt-1")
     return RoutedReport(
         **n.model_dump(),
+        rerouted_at=NOW if rerouted_from else None,
+        rerouted_from=rerouted_from,
         skpd_code="dbm",
         skpd_name="Dinas Bina Marga",
         needs_triage=triage,
@@ -106,6 +108,18 @@ def test_a_template_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> No
                 email="routed",
                 citizen="forwarded",
                 unit_name="Dinas Bina Marga",
+            ),
+        ),
+        # Re-routed after "not ours" or a re-categorisation: the unit it was taken from is told too.
+        (
+            routed(rerouted_from="kel-3171011001"),
+            Plan(
+                webhook_to="dbm",
+                email_to="dbm",
+                email="routed",
+                citizen="forwarded",
+                unit_name="Dinas Bina Marga",
+                moved_from="kel-3171011001",
             ),
         ),
         (

@@ -39,6 +39,7 @@ def test_refused_report_goes_to_the_next_candidate_with_its_deadlines() -> None:
     out = reroute(moved, CITY, NOW)
     assert (out.skpd_code, out.needs_triage, out.routing.rule) == ("kel-3171011001", False, "reroute")
     assert out.sla == moved.sla and out.rerouted_at == NOW
+    assert out.rerouted_from == "dlh-3171"  # the unit it leaves, told by the notifier
     assert "refused by dlh-3171" in out.routing.reason
     assert out.event_id() == f"routed:{req.report_id}:kel-3171011001:{NOW.isoformat()}"
 

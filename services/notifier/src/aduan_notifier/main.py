@@ -333,6 +333,8 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                 else:
                     if p.webhook_to:
                         ds.append(webhook(ev, p.webhook_to, received))
+                    if p.moved_from:  # the unit the report was taken from sees where it went
+                        ds.append(webhook(ev, p.moved_from, received))
                     if p.email_to:
                         ds.append(unit_mail(ev, p, p.email_to, link, now))
                 if p.citizen:

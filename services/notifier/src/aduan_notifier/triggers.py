@@ -53,6 +53,7 @@ class Plan:
     digest_unit: str | None = None
     note: str = ""
     held_for_triage: bool = False
+    moved_from: str | None = None  # SKPD code: the unit a re-routed report was taken from
 
 
 def unit_name(code: str | None, registry: SkpdRegistry, fallback: str = "unit terkait") -> str:
@@ -64,9 +65,10 @@ def plan(event: Event, link: CaseLink | None, registry: SkpdRegistry) -> Plan | 
     if isinstance(event, RoutedReport):
         if event.needs_triage:
             return Plan(citizen="received", held_for_triage=True, webhook_to=event.skpd_code)
+        moved = event.rerouted_from if event.rerouted_from != event.skpd_code else None
         return Plan(
             webhook_to=event.skpd_code, email_to=event.skpd_code, email="routed", citizen="forwarded",
-            unit_name=event.skpd_name,
+            unit_name=event.skpd_name, moved_from=moved,
         )  # fmt: skip
     if isinstance(event, StatusUpdate):
         code = link.skpd_code if link else None

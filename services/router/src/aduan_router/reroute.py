@@ -15,7 +15,9 @@ from aduan_schemas.city import CityConfig
 from aduan_schemas.events import MAX_SHORT, RerouteRequest, RoutedReport, Routing
 
 REROUTE_RULE = "reroute"
-REPLACED = frozenset({"skpd_code", "skpd_name", "routing", "needs_triage", "routed_at", "rerouted_at"})
+REPLACED = frozenset(
+    {"skpd_code", "skpd_name", "routing", "needs_triage", "routed_at", "rerouted_at", "rerouted_from"}
+)
 
 
 def reroute(request: RerouteRequest, city: CityConfig, now: datetime) -> RoutedReport:
@@ -37,6 +39,7 @@ def reroute(request: RerouteRequest, city: CityConfig, now: datetime) -> RoutedR
             needs_triage=False,
             routed_at=now,
             rerouted_at=request.requested_at,
+            rerouted_from=request.skpd_code,  # the case's unit when the request was made: it is told
         )
     # Every candidate refused (or the rules know none): an operator decides.
     last = city.skpd.by_code.get(request.exclude_units[-1]) if request.exclude_units else None
@@ -50,4 +53,5 @@ def reroute(request: RerouteRequest, city: CityConfig, now: datetime) -> RoutedR
         needs_triage=True,
         routed_at=now,
         rerouted_at=request.requested_at,
+        rerouted_from=request.skpd_code,
     )
