@@ -294,7 +294,9 @@ async def test_every_trigger_tells_the_citizen_its_message(
             status(rid, "resolved", evidence=["https://foto.example/selesai.jpg"]),
             status(rid, "reopened", note="Warga melapor masalah muncul lagi."),
         )
-        future = breach(rid).model_dump(mode="json") | {"kind": "respond_warning"}
+        future = breach(rid).model_dump(mode="json") | {
+            "kind": "respond_forecast"
+        }  # a kind from a newer monitor
         await publish_bytes(common, t.sla_events, json.dumps(future).encode(), key=rid.encode())
         await publish(common, t.sla_events, breach(rid, escalate_to="pemprov"))
         await eventually(
