@@ -31,6 +31,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo.errors import ConnectionFailure
 
@@ -122,6 +123,23 @@ class Subscription:
             raise ValueError(f"subscription to {self.topic}: give exactly one of handle and handle_batch")
 
 
+class KeyHashPartitioner:
+    """The default partitioner's choice (murmur2 of the key, as every Kafka client), hashing a key once
+    for consecutive records: the router sends each routed report to two topics under one key, and
+    aiokafka's murmur2 is pure Python (measured: 5 % of the router's CPU)."""
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self._hash = 0
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return DefaultPartitioner()(key, all_partitions, available)
+        if key != self._key:
+            self._key, self._hash = key, murmur2(key) & 0x7FFFFFFF
+        return all_partitions[self._hash % len(all_partitions)]
+
+
 def producer_for(common: CommonSettings, **overrides: Any) -> AIOKafkaProducer:
     opts: dict[str, Any] = {
         "bootstrap_servers": common.kafka_bootstrap,
@@ -133,6 +151,7 @@ def producer_for(common: CommonSettings, **overrides: Any) -> AIOKafkaProducer:
         "enable_idempotence": False,  # not in Tansu; consumers are idempotent instead
         "request_timeout_ms": 15_000,
         "max_request_size": 2 * MAX_RECORD_BYTES,
+        "partitioner": KeyHashPartitioner(),
     }
     opts.update(overrides)
     return AIOKafkaProducer(**opts)
