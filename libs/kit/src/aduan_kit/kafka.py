@@ -302,6 +302,9 @@ class StreamWorker:
             heartbeat_interval_ms=c.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=300_000,
             max_partition_fetch_bytes=2 * MAX_RECORD_BYTES,
+            # One fetch response at most 4 MB instead of aiokafka's 50 MB: a worker that falls behind
+            # otherwise holds ever larger prefetched responses (a batch is at most 1,000 records anyway).
+            fetch_max_bytes=4 * MAX_RECORD_BYTES,
         )
 
     def stop(self) -> None:
