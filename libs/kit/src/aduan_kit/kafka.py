@@ -145,7 +145,8 @@ def producer_for(common: CommonSettings, **overrides: Any) -> AIOKafkaProducer:
         "bootstrap_servers": common.kafka_bootstrap,
         "acks": "all",
         # A batch of outputs is queued at once, so linger adds little; 256 KiB batches: 3x the default's
-        # throughput on the embedded broker. No compression: on loopback it costs CPU and saves nothing.
+        # throughput on the embedded broker. No compression: lz4 saved Tansu 0.003 ms per 850-byte record
+        # and cost the producer 0.013 ms, at the same rates (measured on loopback).
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
         "enable_idempotence": False,  # not in Tansu; consumers are idempotent instead
