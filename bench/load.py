@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from bench.corpus import Corpus, raw_records, signed_requests
 from bench.measure import percentile, self_cpu_s
 
 Result = dict[str, Any]
+Send = Callable[[int, float], Awaitable[None]]  # (item index, when it was due)
 
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
@@ -47,23 +48,35 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
+async def open_loop(n: int, t0: float, rate: float | None, send: Send) -> float:
+    """The one sending schedule: ``send(i, due)`` for each ``i < n``, item ``i`` due at ``t0 + i / rate``
+    (``rate=None``: from ``t0`` on, each as soon as the previous ``send`` returned). Never waits for late
+    items to catch up (open loop). Returns how late the latest item started, in seconds."""
+    max_late = 0.0
+    await asyncio.sleep(max(0.0, t0 - time.time()))
+    for i in range(n):
+        due = t0 + i / rate if rate is not None else time.time()
+        late = time.time() - due
+        if late < 0:
+            await asyncio.sleep(-late)
+        else:
+            max_late = max(max_late, late)
+        await send(i, due)
+    return max_late
+
+
 async def _publish(bootstrap: str, topic: str, records: list[Any], t0: float, rate: float | None) -> Result:
     p = producer(bootstrap)
     await p.start()
+    futures = []
+
+    async def send(i: int, _due: float) -> None:
+        key, value, headers = records[i]
+        futures.append(await p.send(topic, value=value, key=key, headers=headers))
+
     try:
-        await asyncio.sleep(max(0.0, t0 - time.time()))
-        start = time.time()
-        futures = []
-        max_late = 0.0
-        for i, (key, value, headers) in enumerate(records):
-            if rate is not None:
-                due = t0 + i / rate
-                late = time.time() - due
-                if late < 0:
-                    await asyncio.sleep(-late)
-                else:
-                    max_late = max(max_late, late)
-            futures.append(await p.send(topic, value=value, key=key, headers=headers))
+        start = max(t0, time.time())
+        max_late = await open_loop(len(records), t0, rate, send)
         queued = time.time()
         await asyncio.gather(*futures)
         acked = time.time()
@@ -131,7 +144,6 @@ async def _http_open(
     opened = 0
     statuses: dict[int, int] = {}
     response_s: list[float] = []
-    max_late = 0.0
 
     async def one(i: int, due: float) -> None:
         nonlocal opened
@@ -151,15 +163,11 @@ async def _http_open(
         idle.put_nowait(conn)
 
     tasks = []
-    await asyncio.sleep(max(0.0, t0 - time.time()))
-    for i in range(len(requests)):
-        due = t0 + i / rate
-        late = time.time() - due
-        if late < 0:
-            await asyncio.sleep(-late)
-        else:
-            max_late = max(max_late, late)
+
+    async def send(i: int, due: float) -> None:
         tasks.append(asyncio.create_task(one(i, due)))
+
+    max_late = await open_loop(len(requests), t0, rate, send)
     await asyncio.gather(*tasks)
     end = time.time()
     while not idle.empty():

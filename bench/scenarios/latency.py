@@ -12,21 +12,15 @@ infinitely late, so they show in the high percentiles instead of vanishing from 
 
 from __future__ import annotations
 
-import asyncio
-import math
 from typing import Any
 
 from bench.harness import embedded_stack
 from bench.load import Generator, http_child, publish_child
 from bench.measure import percentile
-from bench.observe import TopicReader
-from bench.scenarios.common import Options, start_time, tag
+from bench.scenarios.common import Options, tag
+from bench.scenarios.offered import ms, offer_and_read
 
 MAX_CONNS = 256
-
-
-def _ms(x: float) -> float | None:
-    return None if math.isinf(x) or math.isnan(x) else round(1000 * x, 1)
 
 
 def one_rate(opts: Options, rate: int) -> dict[str, Any]:
@@ -52,33 +46,19 @@ def one_rate(opts: Options, rate: int) -> dict[str, Any]:
                 rate,
             )
         gen.start()
-        t0 = start_time()
-
-        async def watch() -> TopicReader:
-            reader = TopicReader(stack.kafka_bootstrap, started.skpd_topics(), run_tag)
-            await reader.start()
-            try:
-                gen.go(t0)
-                await reader.read_until(n, t0 + opts.latency_duration_s + opts.latency_drain_s)
-            finally:
-                await reader.stop()
-            return reader
-
-        reader = asyncio.run(watch())
-        sent = gen.result(timeout_s=120) or {}
-        gen.stop()
-    lat = [reader.seen[i] - (t0 + i / rate) if i in reader.seen else math.inf for i in range(n)]
+        got = offer_and_read(started, gen, run_tag, n, rate, opts.latency_drain_s)
+    lat = got.latencies_s
     return {
         "rate": rate,
         "intake": via,
         "reports": n,
-        "seen": len(reader.seen),
-        "p50_ms": _ms(percentile(lat, 0.50)),
-        "p90_ms": _ms(percentile(lat, 0.90)),
-        "p99_ms": _ms(percentile(lat, 0.99)),
-        "max_ms": _ms(max(lat)) if lat else None,
+        "seen": got.seen,
+        "p50_ms": ms(percentile(lat, 0.50)),
+        "p90_ms": ms(percentile(lat, 0.90)),
+        "p99_ms": ms(percentile(lat, 0.99)),
+        "max_ms": ms(max(lat)) if lat else None,
         "drain_s": opts.latency_drain_s,
-        "sender": sent,
+        "sender": got.sender,
     }
 
 

@@ -8,15 +8,13 @@ over the whole run, so a soak that falls behind shows it.
 
 from __future__ import annotations
 
-import asyncio
-import math
 from typing import Any
 
 from bench.harness import embedded_stack
 from bench.load import Generator, http_child
 from bench.measure import Sampler, percentile
-from bench.observe import TopicReader
-from bench.scenarios.common import Options, start_time, tag
+from bench.scenarios.common import Options, tag
+from bench.scenarios.offered import ms, offer_and_read
 
 SAMPLE_S = 10.0
 DRAIN_S = 30.0
@@ -34,34 +32,15 @@ def run(opts: Options) -> dict[str, Any]:
         secret = stack.secrets()["ADUAN_INGEST_QLUE_WEBHOOK_SECRET"]
         ports = [s.port for s in stack.services.values() if s.spec.name == "ingest-qlue"]
         gen = Generator(http_child, ports, secret, opts.boundaries, run_tag, n, "open", rate, 256, 0).start()
-        t0 = start_time()
-
-        async def watch() -> TopicReader:
-            reader = TopicReader(stack.kafka_bootstrap, started.skpd_topics(), run_tag)
-            await reader.start()
-            try:
-                gen.go(t0)
-                await reader.read_until(n, t0 + opts.soak_duration_s + DRAIN_S)
-            finally:
-                await reader.stop()
-            return reader
-
         with Sampler(started.processes, interval_s=SAMPLE_S) as sampler:
-            reader = asyncio.run(watch())
-        sent = gen.result(timeout_s=120) or {}
-        gen.stop()
-    lat = [reader.seen[i] - (t0 + i / rate) if i in reader.seen else math.inf for i in range(n)]
-
-    def ms(x: float) -> float | None:
-        return None if math.isinf(x) or math.isnan(x) else round(1000 * x, 1)
-
+            got = offer_and_read(started, gen, run_tag, n, rate, DRAIN_S)
     return {
         "rate": rate,
         "duration_s": opts.soak_duration_s,
         "reports": n,
-        "seen": len(reader.seen),
-        "p50_ms": ms(percentile(lat, 0.5)),
-        "p99_ms": ms(percentile(lat, 0.99)),
-        "sender": sent,
+        "seen": got.seen,
+        "p50_ms": ms(percentile(got.latencies_s, 0.5)),
+        "p99_ms": ms(percentile(got.latencies_s, 0.99)),
+        "sender": got.sender,
         "memory": sampler.memory_trend(),
     }

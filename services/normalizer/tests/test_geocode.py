@@ -446,3 +446,22 @@ def test_normalized_report_carries_the_place_and_area_only_for_a_kelurahan(jakar
     gps = normalize(raw_qlue(), geocoder=jakarta, taxonomy=taxonomy, pseudonym_key="k" * 32, now=now)
     assert gps.area is not None and gps.place is not None
     assert (gps.place.level, gps.place.kelurahan_code) == ("kelurahan", gps.area.kelurahan_code)
+
+
+def test_locating_a_batch_gives_what_locating_each_point_gives(jakarta: Geocoder) -> None:
+    """One index query for a batch (``locate_many``) answers like ``locate`` point by point: inside one
+    polygon, in an overlap, in a gap (snapped), outside the city, and a grid over the whole city. Fails
+    if a point in several polygons is taken as inside the first (``count[i] == 1`` made ``>= 1``: the
+    overlap point got GPS_INSIDE) or if hits are matched to the wrong point."""
+    points = [
+        (-6.1754, 106.8272),  # Monas
+        (-6.321454483057029, 106.84004156679971),  # overlap
+        (-6.1471182914999645, 106.86815132601328),  # gap
+        (-6.1256, 106.6559),  # the airport, outside
+    ]
+    points += [(-6.37 + i * 0.012, 106.68 + j * 0.012) for i in range(22) for j in range(22)]
+    many = jakarta.locate_many(points)
+    assert list(many) == points
+    assert [many[p] for p in points] == [jakarta.locate(*p) for p in points]
+    assert {r.confidence for r in many.values() if r is not None} == {GPS_INSIDE, GPS_OVERLAP, GPS_SNAPPED}
+    assert jakarta.locate_many([]) == {}

@@ -31,6 +31,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo.errors import ConnectionFailure
 
@@ -122,17 +123,36 @@ class Subscription:
             raise ValueError(f"subscription to {self.topic}: give exactly one of handle and handle_batch")
 
 
+class KeyHashPartitioner:
+    """The default partitioner's choice (murmur2 of the key, as every Kafka client), hashing a key once
+    for consecutive records: the router sends each routed report to two topics under one key, and
+    aiokafka's murmur2 is pure Python (measured: 5 % of the router's CPU)."""
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self._hash = 0
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return DefaultPartitioner()(key, all_partitions, available)
+        if key != self._key:
+            self._key, self._hash = key, murmur2(key) & 0x7FFFFFFF
+        return all_partitions[self._hash % len(all_partitions)]
+
+
 def producer_for(common: CommonSettings, **overrides: Any) -> AIOKafkaProducer:
     opts: dict[str, Any] = {
         "bootstrap_servers": common.kafka_bootstrap,
         "acks": "all",
         # A batch of outputs is queued at once, so linger adds little; 256 KiB batches: 3x the default's
-        # throughput on the embedded broker. No compression: on loopback it costs CPU and saves nothing.
+        # throughput on the embedded broker. No compression: lz4 saved Tansu 0.003 ms per 850-byte record
+        # and cost the producer 0.013 ms, at the same rates (measured on loopback).
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
         "enable_idempotence": False,  # not in Tansu; consumers are idempotent instead
         "request_timeout_ms": 15_000,
         "max_request_size": 2 * MAX_RECORD_BYTES,
+        "partitioner": KeyHashPartitioner(),
     }
     opts.update(overrides)
     return AIOKafkaProducer(**opts)
@@ -292,6 +312,9 @@ class StreamWorker:
             heartbeat_interval_ms=c.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=300_000,
             max_partition_fetch_bytes=2 * MAX_RECORD_BYTES,
+            # One fetch response at most 4 MB instead of aiokafka's 50 MB: a worker that falls behind
+            # otherwise holds ever larger prefetched responses (a batch is at most 1,000 records anyway).
+            fetch_max_bytes=4 * MAX_RECORD_BYTES,
         )
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aduan_kit.settings import ServiceSettings
+from aduan_normalizer.dedupe import DEDUPE_MEMORY
 from aduan_normalizer.geocode import DEFAULT_SNAP_M
 from aduan_normalizer.pseudonym import MIN_KEY_LENGTH
 
@@ -27,7 +28,9 @@ class NormalizerSettings(ServiceSettings):
     )
     snap_distance_m: float = Field(default=DEFAULT_SNAP_M, ge=0, le=5_000)
     seen_collection: str = Field(default="normalizer_seen", min_length=1)
-    dedupe_memory: int = Field(default=100_000, ge=0, description="Report ids remembered in memory")
+    # Only re-deliveries are found in memory (a first delivery is looked up in the store anyway), and they
+    # come soon after the first: the uncommitted fetch after a crash, a channel's retry within minutes.
+    dedupe_memory: int = Field(default=DEDUPE_MEMORY, ge=0, description="Report ids remembered in memory")
     seen_retention_days: float = Field(
         default=30, ge=0, description="Days a published report id is remembered in the database (0: forever)"
     )

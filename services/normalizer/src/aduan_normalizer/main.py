@@ -73,11 +73,14 @@ def build(settings: NormalizerSettings) -> FastAPI:
             )
 
     async def handle_batch(batch: list[tuple[RawReport, Received]]) -> BatchResult:
-        """Dedupe the batch with one store lookup, then normalize each first delivery (pure)."""
+        """Dedupe the batch with one store lookup, locate its GPS points with one index query, then
+        normalize each first delivery (pure)."""
         assert state.dedupe is not None
         keyed = [(report_id(raw), (rec.topic, rec.partition, rec.offset)) for raw, rec in batch]
         firsts = await state.dedupe.first_deliveries(keyed)
         now = datetime.now(UTC)
+        points = [(raw.location.lat, raw.location.lon) for raw, _ in batch if raw.location is not None]
+        located = state.geocoder.locate_many(points) if state.geocoder is not None else None
         out: BatchResult = []
         for (raw, rec), (rid, position), first in zip(batch, keyed, firsts, strict=True):
             if not first:
@@ -93,7 +96,12 @@ def build(settings: NormalizerSettings) -> FastAPI:
                 continue
             try:
                 report = normalize(
-                    raw, geocoder=state.geocoder, taxonomy=classifier, pseudonym_key=key, now=now
+                    raw,
+                    geocoder=state.geocoder,
+                    taxonomy=classifier,
+                    pseudonym_key=key,
+                    now=now,
+                    located=located,
                 )
             except ValueError as e:  # a raw event the models accept but normalizing cannot: this one alone
                 out.append(PermanentError(f"cannot normalize: {e}"))

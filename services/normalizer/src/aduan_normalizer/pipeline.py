@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from aduan_kit.compiled import CompiledPer
 from aduan_normalizer.classify import Classifier
-from aduan_normalizer.geocode import DEFAULT_SNAP_M, NO_MATCH, Geocoder
+from aduan_normalizer.geocode import DEFAULT_SNAP_M, NO_MATCH, Geocoder, Located
 from aduan_normalizer.neardup_state import NearDuplicateLinker
 from aduan_normalizer.pseudonym import pseudonymise
 from aduan_schemas.city import SkpdRegistry, Taxonomy
@@ -53,8 +53,10 @@ def normalize(
     taxonomy: Taxonomy | Classifier,
     pseudonym_key: str,
     now: datetime,
+    located: Located | None = None,
 ) -> NormalizedReport:
-    """Clean, classify, geocode and pseudonymise one raw report.
+    """Clean, classify, geocode and pseudonymise one raw report (``located``: GPS answers the caller got
+    for a whole batch with ``Geocoder.locate_many``).
 
     ``reporter`` keeps only a pseudonym and ``raw`` (the channel's original payload, which carries PII)
     is dropped: the original stays on the raw topic. ``duplicate_of`` is always null here: exact
@@ -65,7 +67,9 @@ def normalize(
     subject = clean_text(getattr(raw, "subject_line", None))
     words = f"{subject} {text}".strip()
     category = classifier_for(taxonomy).classify(words, raw.category_hint, raw.channel)
-    place = geocoder.geocode(raw.location, address, words) if geocoder is not None else NO_MATCH
+    place = NO_MATCH
+    if geocoder is not None:
+        place = geocoder.geocode(raw.location, address, words, located=located)
     # The raw report's values as they are (not a model_dump): nested parts stay validated instances,
     # which pydantic takes without checking them again.
     fields = {k: v for k, v in raw.__dict__.items() if k not in _REPLACED}
