@@ -1,10 +1,9 @@
 """Near-duplicates in the running normalizer, against the real broker and database.
 
-Checked to fail: with ``StreamLinker.link`` returning the reports unchanged,
-test_copies_across_channels_out_of_order_and_a_restart_make_one_case went red; with
-``OpenRootStore.save`` made a no-op (roots only in one batch's memory), the copy published after the
-restart was not linked (same test red); with ``status_effects`` ignoring ``resolved``,
-test_a_resolved_case_is_not_the_target_of_a_recurring_problem went red.
+Checked to fail: with ``OpenRootStore.save`` made a no-op (roots only in one batch's memory), the copies
+published after the restart were not linked (test_copies_across_channels_out_of_order_and_a_restart_make_
+one_case red); with ``status_effects`` mapping ``resolved`` to "open", test_a_resolved_case_is_not_the_
+target_of_a_recurring_problem went red.
 """
 
 from __future__ import annotations
