@@ -18,6 +18,7 @@ from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
+from aduan_sla_monitor.duplicates import duplicate_target
 from aduan_sla_monitor.public_api import public_api
 from aduan_sla_monitor.reopen import follow_up
 from aduan_sla_monitor.reroute import reroute_request, waiting
@@ -66,9 +67,16 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         async def on_routed(batch: list[tuple[RoutedReport, Received]]) -> BatchResult:
             out: BatchResult = [[] for _ in batch]
             reports = [r for r, _ in batch]
-            earlier = await store.find([r.follow_up_of for r in reports if r.follow_up_of])
-            plain, links = [], []
+            earlier = await store.find(
+                [r.follow_up_of for r in reports if r.follow_up_of]
+                + [r.duplicate_of for r in reports if r.duplicate_of]
+            )
+            plain, links, duplicates = [], [], []
             for i, report in enumerate(reports):
+                target = duplicate_target(report, earlier.get(report.duplicate_of or ""))
+                if target is not None:  # one problem, one case: no clocks of its own
+                    duplicates.append((target, report.report_id))
+                    continue
                 f = follow_up(report, earlier.get(report.follow_up_of or ""), city.sla)
                 if f is None:
                     plain.append(report)
@@ -79,6 +87,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     log.info("follow-up reopens its case", report_id=f.earlier_id, follow_up=report.report_id)
             now = datetime.now(UTC)
             await store.link_follow_ups(links, now)
+            await store.link_duplicates(duplicates, now)
             metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now))
             return out
 
