@@ -63,6 +63,20 @@ def test_normalize_runs_the_service_code_offline(boundaries_path: Path) -> None:
     assert res.returncode == 1 and "duplicate" in res.stderr
 
 
+def test_normalize_links_near_duplicates_like_the_service(boundaries_path: Path) -> None:
+    """Two channel messages about the same rubbish at the same place: the second carries
+    ``duplicate_of`` (fails without the linker passed in ``aduan_cli.main.normalize``; checked)."""
+    first, second = raw_qlue(channel_message_id="cli-a"), raw_qlue(channel_message_id="cli-b")
+    res = run(
+        ["normalize", "--city-dir", str(CITY_DIR), "--boundaries", str(boundaries_path)],
+        stdin=first.model_dump_json() + "\n" + second.model_dump_json() + "\n",
+        env={"ADUAN_NORMALIZER_PSEUDONYM_KEY": "k"},
+    )
+    out = [json.loads(x) for x in res.stdout.splitlines()]
+    assert res.returncode == 0, res.stderr
+    assert out[0]["duplicate_of"] is None and out[1]["duplicate_of"] == out[0]["report_id"]
+
+
 def test_normalize_without_a_key_says_what_to_set() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ADUAN_NORMALIZER_PSEUDONYM_KEY"}
     res = subprocess.run([*ADUAN, "normalize"], input="", capture_output=True, text=True, env=env, cwd=REPO)

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION = "1"
 
@@ -298,6 +298,37 @@ class StatusUpdate(Event):
 
     def event_id(self) -> str:
         return f"status:{self.report_id}:{self.status.value}:{self.at.isoformat()}"
+
+
+class DuplicateAction(StrEnum):
+    SPLIT = "split"  # the report leaves the case it was linked to and becomes its own case
+    MERGE = "merge"  # the report's case joins the case named by ``into``
+
+
+class DuplicateDecision(Event):
+    """An operator's correction of near-duplicate linking (``aduan.reports.duplicates``); key =
+    ``report_id``."""
+
+    EVENT_TYPE: ClassVar[str] = "aduan.report.duplicate-decision.v1"
+
+    report_id: ReportId = Field(description="The report split off, or merged into another case")
+    action: DuplicateAction
+    into: ReportId | None = Field(default=None, description="merge: the case (its first report id) to join")
+    at: AwareDatetime
+    by: ShortText
+    note: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _merge_names_another_case(self) -> DuplicateDecision:
+        if self.action == DuplicateAction.MERGE and (self.into is None or self.into == self.report_id):
+            raise ValueError("merge needs 'into': the id of another case")
+        return self
+
+    def event_id(self) -> str:
+        return f"duplicate:{self.report_id}:{self.action.value}:{self.at.isoformat()}"
+
+    def subject(self) -> str | None:
+        return self.report_id
 
 
 class RerouteRequest(RoutedReport):

@@ -17,6 +17,7 @@ from typing import Any
 
 from aduan_schemas.events import (
     DeadLetter,
+    DuplicateDecision,
     Event,
     NormalizedReport,
     Notification,
@@ -98,6 +99,14 @@ REROUTE = Topic(
     RerouteRequest,
     "Reports to route again without the units that refused them (published by the SLA monitor).",
 )
+DUPLICATES = Topic(
+    "aduan.reports.duplicates",
+    "report_id",
+    3,
+    DuplicateDecision,
+    "Operators' near-duplicate corrections: split a report off its case, merge two cases (applied by the "
+    "SLA monitor).",
+)
 SLA_EVENTS = Topic(
     "aduan.sla.events",
     "report_id",
@@ -134,6 +143,7 @@ TOPICS: tuple[Topic, ...] = (
     TRIAGE,
     STATUS,
     REROUTE,
+    DUPLICATES,
     SLA_EVENTS,
     NOTIFICATIONS,
     DLQ,
@@ -181,6 +191,10 @@ class TopicNames:
     @property
     def reroute(self) -> str:
         return self._p(REROUTE.name)
+
+    @property
+    def duplicates(self) -> str:
+        return self._p(DUPLICATES.name)
 
     @property
     def sla_events(self) -> str:

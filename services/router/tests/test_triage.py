@@ -43,6 +43,14 @@ def test_a_triaged_report_goes_to_routed_and_triage_never_to_a_unit(city: CityCo
     assert topics == [TOPICS.routed, TOPICS.triage]  # checked: sending to the unit as well fails this
 
 
+@pytest.mark.parametrize("needs_triage", [False, True])
+def test_a_near_duplicate_goes_only_to_routed(city: CityConfig, needs_triage: bool) -> None:
+    """One problem, one ticket: fails if ``emits_for`` sends a duplicate to its unit or to triage
+    (checked by removing the ``duplicate_of`` branch)."""
+    r = _routed(city, needs_triage).model_copy(update={"duplicate_of": "rpt-first"})
+    assert [e.topic for e in emits_for(r, TOPICS)] == [TOPICS.routed]
+
+
 def test_decision_names_the_unit_and_the_operator_and_keeps_the_deadlines(city: CityConfig) -> None:
     r = _routed(city, needs_triage=True)
     unit = next(u for u in city.skpd.units if u.level == SkpdLevel.DINAS and u.code != r.skpd_code)

@@ -147,7 +147,10 @@ def stack_up(args: argparse.Namespace) -> int:
 
 
 def normalize(args: argparse.Namespace) -> int:
+    from aduan_normalizer.neardup import load_policy
+    from aduan_normalizer.neardup_state import NearDuplicateLinker
     from aduan_normalizer.pipeline import load_geocoder, normalize_lines
+    from aduan_text import analyzer_for
 
     key = os.environ.get("ADUAN_NORMALIZER_PSEUDONYM_KEY")
     if not key:
@@ -168,6 +171,8 @@ def normalize(args: argparse.Namespace) -> int:
         taxonomy=city.taxonomy,
         pseudonym_key=key,
         now_fn=utc_now,
+        # the service's near-duplicate rules, so offline runs set duplicate_of too
+        near_duplicates=NearDuplicateLinker(load_policy(args.city_dir), analyzer_for(city.taxonomy)),
     )
     return run_jsonl(results, sys.stdout, sys.stderr)
 

@@ -35,6 +35,11 @@ class NormalizerSettings(ServiceSettings):
         default=30, ge=0, description="Days a published report id is remembered in the database (0: forever)"
     )
 
+    near_duplicates: bool = Field(
+        default=True, description="Link near-duplicate reports (duplicate_of) in the stream"
+    )
+    neardup_collection: str = Field(default="normalizer_neardup", min_length=1)
+
     @field_validator("pseudonym_key")
     @classmethod
     def _key_long_enough(cls, v: SecretStr) -> SecretStr:

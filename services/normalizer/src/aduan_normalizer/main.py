@@ -23,9 +23,13 @@ from aduan_normalizer.classify import Classifier
 from aduan_normalizer.config import NormalizerSettings
 from aduan_normalizer.dedupe import RedeliveryFilter
 from aduan_normalizer.geocode import Geocoder
+from aduan_normalizer.neardup import load_policy
+from aduan_normalizer.neardup_store import OpenRootStore
+from aduan_normalizer.neardup_stream import StreamLinker, apply_statuses
 from aduan_normalizer.pipeline import load_geocoder, normalize
-from aduan_schemas.events import RawReport, raw_report_adapter
+from aduan_schemas.events import NormalizedReport, RawReport, StatusUpdate, raw_report_adapter
 from aduan_schemas.ids import report_id
+from aduan_text import analyzer_for
 
 NAME = "normalizer"
 
@@ -36,6 +40,7 @@ log = get_logger(component=NAME)
 class _State:
     geocoder: Geocoder | None = None
     dedupe: RedeliveryFilter | None = None
+    linker: StreamLinker | None = None
 
 
 def geocoding_status(settings: NormalizerSettings, geocoder: Geocoder | None) -> dict[str, Any]:
@@ -82,6 +87,7 @@ def build(settings: NormalizerSettings) -> FastAPI:
         points = [(raw.location.lat, raw.location.lon) for raw, _ in batch if raw.location is not None]
         located = state.geocoder.locate_many(points) if state.geocoder is not None else None
         out: BatchResult = []
+        normalized: list[tuple[int, NormalizedReport]] = []
         for (raw, rec), (rid, position), first in zip(batch, keyed, firsts, strict=True):
             if not first:
                 metrics.DUPLICATES_DROPPED.labels(raw.channel).inc()
@@ -107,8 +113,36 @@ def build(settings: NormalizerSettings) -> FastAPI:
                 out.append(PermanentError(f"cannot normalize: {e}"))
                 continue
             state.dedupe.claim(rid, position, (report.category, report.geocode.method))
-            out.append([Emit(topics.normalized, report)])
+            normalized.append((len(out), report))
+            out.append([])
+        await emit_linked(normalized, out, now)
         return out
+
+    async def emit_linked(
+        normalized: list[tuple[int, NormalizedReport]], out: BatchResult, now: datetime
+    ) -> None:
+        """Near-duplicates linked in one store read and one write, before the batch's offsets commit."""
+        reports = [r for _, r in normalized]
+        linked = await state.linker.link(reports, now) if state.linker is not None else []
+        for n, (i, report) in enumerate(normalized):
+            if linked:
+                report = linked[n].report
+                decision = linked[n].decision
+                if decision is not None:
+                    log.info(
+                        "near-duplicate linked",
+                        report_id=report.report_id,
+                        duplicate_of=decision.target,
+                        score=decision.score,
+                        reasons=list(decision.reasons),
+                    )
+            out[i] = [Emit(topics.normalized, report)]
+
+    async def on_status(batch: list[tuple[StatusUpdate, Received]]) -> BatchResult:
+        """Resolved/rejected cases stop being near-duplicate targets; reopened ones are targets again."""
+        if state.linker is not None:
+            await apply_statuses(state.linker.store, (u for u, _ in batch))
+        return [[] for _ in batch]
 
     async def after_delivery(events: list[Any]) -> None:
         assert state.dedupe is not None
@@ -120,12 +154,21 @@ def build(settings: NormalizerSettings) -> FastAPI:
         seen = ProcessedKeys(rt.db[settings.seen_collection])
         await seen.ensure_retention(round(settings.seen_retention_days * 86_400) or None)
         state.dedupe = RedeliveryFilter(seen, settings.dedupe_memory)
-        parse = parser_for(raw_report_adapter)
+        subscriptions = [
+            Subscription(
+                t, parser_for(raw_report_adapter), after_delivery=after_delivery, handle_batch=handle_batch
+            )
+            for t in topics.raw_all
+        ]
+        if settings.near_duplicates:
+            roots = OpenRootStore(rt.db[settings.neardup_collection], load_policy(common.city_dir))
+            await roots.ensure_indexes()
+            state.linker = StreamLinker(roots, roots.policy, analyzer_for(city.taxonomy))
+            subscriptions.append(
+                Subscription(topics.status, parser_for(StatusUpdate), handle_batch=on_status)
+            )
         return Wiring(
-            subscriptions=[
-                Subscription(t, parse, after_delivery=after_delivery, handle_batch=handle_batch)
-                for t in topics.raw_all
-            ],
+            subscriptions=subscriptions,
             stage="normalize",
         )
 

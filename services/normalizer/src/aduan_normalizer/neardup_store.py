@@ -13,12 +13,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from aduan_normalizer.neardup import DuplicatePolicy, Evidence
+from aduan_normalizer.neardup import DuplicatePolicy, Evidence, candidate_keys
 
 EXPIRY_INDEX = "neardup_expiry"
 PARTITION_INDEX = "neardup_partition"
+KEYS_INDEX = "neardup_keys"
 
 
 def to_document(ev: Evidence, partition: str, policy: DuplicatePolicy) -> dict[str, Any]:
@@ -36,6 +38,7 @@ def to_document(ev: Evidence, partition: str, policy: DuplicatePolicy) -> dict[s
         "tokens": sorted(ev.tokens),
         "strong": sorted(ev.strong),
         "resolved": ev.resolved,
+        "keys": list(candidate_keys(ev)),  # what ``candidates`` searches (the stream's batch lookup)
     }
 
 
@@ -67,15 +70,34 @@ class OpenRootStore:
         """TTL on ``expires_at`` (each document carries its own expiry: ``expireAfterSeconds`` 0)."""
         await self.coll.create_index("expires_at", name=EXPIRY_INDEX, expireAfterSeconds=0)
         await self.coll.create_index("partition", name=PARTITION_INDEX)
+        await self.coll.create_index("keys", name=KEYS_INDEX)
 
     async def save(self, roots: Iterable[tuple[Evidence, str]]) -> None:
-        """Store new roots (idempotent by report id: a replayed report rewrites its own document)."""
-        for ev, partition in roots:
-            doc = to_document(ev, partition, self.policy)
-            await self.coll.replace_one({"_id": ev.report_id}, doc, upsert=True)
+        """Store new roots in one bulk write (idempotent by report id: a replayed report rewrites its own
+        document)."""
+        ops = [
+            ReplaceOne({"_id": ev.report_id}, to_document(ev, partition, self.policy), upsert=True)
+            for ev, partition in roots
+        ]
+        if ops:
+            await self.coll.bulk_write(ops, ordered=False)
 
     async def resolve(self, report_id: str) -> None:
-        await self.coll.update_one({"_id": report_id}, {"$set": {"resolved": True}})
+        await self.set_resolved([report_id], True)
+
+    async def set_resolved(self, report_ids: Iterable[str], resolved: bool) -> None:
+        """Mark roots resolved (no longer a target) or open again (reopened), in one update."""
+        ids = list(dict.fromkeys(report_ids))
+        if ids:
+            await self.coll.update_many({"_id": {"$in": ids}}, {"$set": {"resolved": resolved}})
+
+    async def candidates(self, keys: Iterable[str], now: datetime) -> list[Evidence]:
+        """The unexpired roots stored under any of ``keys`` (one query for a whole batch)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        cursor = self.coll.find({"keys": {"$in": wanted}, "expires_at": {"$gt": now}})
+        return [from_document(d) async for d in cursor]
 
     async def load(self, partitions: Iterable[str], now: datetime) -> list[Evidence]:
         """The unexpired roots of ``partitions`` (what a worker needs after an assignment)."""

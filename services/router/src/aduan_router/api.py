@@ -12,6 +12,10 @@ without a configured token they answer 503 (the API is off), with a wrong one 40
   a report that is already a unit's. Published as a ``StatusUpdate`` (``reassigned``, ``reason_code``
   ``recategorised``) on ``aduan.reports.status``; the SLA monitor, which holds the report, sends it back
   here on ``aduan.reports.reroute`` and the rules pick the unit for the new category (202).
+- ``POST /v1/duplicates/{report_id}/split`` — ``DuplicateCorrection`` body (``by``, ``note``): the
+  report, linked as a near-duplicate, becomes its own case. ``POST /v1/duplicates/{report_id}/merge``
+  (``into``, ``by``, ``note``): the report's case joins case ``into``. Both are published as a
+  ``DuplicateDecision`` on ``aduan.reports.duplicates``; the SLA monitor applies them (202).
 - ``POST /v1/admin/reload-rules`` — re-read the city files; 422 with the reason when refused.
 - ``GET /v1/rules`` — versions of the active configuration and the last refused reload.
 """
@@ -33,7 +37,14 @@ from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_router.active import ActiveCity, RulesRefused
 from aduan_router.triage import OPEN, Decision, TriageItem, TriageStore, decide, emits_for
-from aduan_schemas.events import MAX_ID, ReasonCode, ReportStatus, StatusUpdate
+from aduan_schemas.events import (
+    MAX_ID,
+    DuplicateAction,
+    DuplicateDecision,
+    ReasonCode,
+    ReportStatus,
+    StatusUpdate,
+)
 from aduan_schemas.topics import TopicNames
 
 MAX_DECISION_BYTES = 16_384
@@ -84,6 +95,16 @@ class Recategorisation(BaseModel):
     category: str = Field(min_length=1, max_length=MAX_ID, description="The new category code")
     by: str = Field(min_length=1, max_length=MAX_ID, description="Operator name or id")
     note: str | None = Field(default=None, max_length=2_000)
+
+
+class DuplicateCorrection(BaseModel):
+    """An operator's split or merge (the body of ``POST /v1/duplicates/{id}/split|merge``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    into: str | None = Field(default=None, min_length=1, max_length=MAX_ID, description="merge: the case")
+    by: str = Field(min_length=1, max_length=MAX_ID, description="Operator name or id")
+    note: str | None = Field(default=None, max_length=MAX_ID)
 
 
 def _summary(item: TriageItem) -> dict[str, Any]:
@@ -212,5 +233,34 @@ def operator_routes(op: Operator) -> APIRouter:
             raise HTTPException(503, "the broker did not accept the re-categorisation; retry") from e
         log.info("report re-categorised", report_id=report_id, category=r.category, by=r.by)
         return {"status": "accepted", "report_id": report_id, "event_id": update.event_id()}
+
+    @router.post("/v1/duplicates/{report_id}/{action}", status_code=202, dependencies=[Depends(authorize)])
+    async def correct_duplicate(report_id: str, action: DuplicateAction, request: Request) -> dict[str, Any]:
+        try:
+            body = await read_limited_body(request, MAX_DECISION_BYTES)
+        except BodyTooLarge as e:
+            raise HTTPException(413, str(e)) from e
+        try:
+            c = DuplicateCorrection.model_validate_json(body)
+            decision = DuplicateDecision(
+                report_id=report_id,
+                action=action,
+                into=c.into if action == DuplicateAction.MERGE else None,
+                at=datetime.now(UTC),
+                by=c.by,
+                note=c.note,
+            )
+        except ValidationError as e:
+            raise HTTPException(
+                422, [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
+            ) from e
+        producer: EventProducer = request.app.state.runtime.producer
+        try:
+            await producer.send_and_wait(Emit(op.topics.duplicates, decision))
+        except Exception as e:
+            log.warning("duplicate decision not published", report_id=report_id, error=repr(e))
+            raise HTTPException(503, "the broker did not accept the decision; retry") from e
+        log.info("duplicate decision", report_id=report_id, action=action.value, by=c.by)
+        return {"status": "accepted", "report_id": report_id, "event_id": decision.event_id()}
 
     return router

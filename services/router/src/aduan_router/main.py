@@ -39,7 +39,7 @@ def build(settings: RouterSettings, *, route_fn: RouteFn = route) -> FastAPI:
         now = datetime.now(UTC)
         city = active.city  # read once: a reload swaps it between records, never within one
         routed = route_fn(report, city, now)
-        if routed.needs_triage:
+        if routed.needs_triage and routed.duplicate_of is None:  # a duplicate joins its case, no triage
             assert op.store is not None
             # A re-delivered report whose triage an operator already decided keeps that decision.
             routed = await op.store.hold(routed, now) or routed

@@ -45,6 +45,8 @@ class Decision(BaseModel):
 
 
 def emits_for(routed: RoutedReport, topics: TopicNames) -> list[Emit]:
+    if routed.duplicate_of is not None:  # one problem, one ticket: the unit already has the first report's
+        return [Emit(topics.routed, routed)]  # the SLA monitor links it to that case
     if routed.needs_triage:
         return [Emit(topics.routed, routed), Emit(topics.triage, routed)]
     return [Emit(topics.routed, routed), Emit(topics.skpd(routed.skpd_code), routed)]

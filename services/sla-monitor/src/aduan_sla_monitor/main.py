@@ -16,9 +16,11 @@ from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
-from aduan_schemas.events import MAX_ID, RoutedReport, StatusUpdate
+from aduan_schemas.events import MAX_ID, DuplicateAction, DuplicateDecision, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
+from aduan_sla_monitor.duplicate_store import DuplicateLinks
+from aduan_sla_monitor.duplicates import duplicate_target
 from aduan_sla_monitor.lateness import late_findings
 from aduan_sla_monitor.public_api import public_api
 from aduan_sla_monitor.reopen import follow_up
@@ -69,13 +71,21 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         store = CaseStore(rt.db, history_limit=settings.history_limit)
         await store.ensure_indexes()
         app.state.cases = store
+        linked = DuplicateLinks(store)
 
         async def on_routed(batch: list[tuple[RoutedReport, Received]]) -> BatchResult:
             out: BatchResult = [[] for _ in batch]
             reports = [r for r, _ in batch]
-            earlier = await store.find([r.follow_up_of for r in reports if r.follow_up_of])
-            plain, links = [], []
+            earlier = await store.find(
+                [r.follow_up_of for r in reports if r.follow_up_of]
+                + [r.duplicate_of for r in reports if r.duplicate_of]
+            )
+            plain, links, duplicates = [], [], []
             for i, report in enumerate(reports):
+                target = duplicate_target(report, earlier.get(report.duplicate_of or ""))
+                if target is not None:  # one problem, one case: no clocks of its own
+                    duplicates.append((target, report))
+                    continue
                 f = follow_up(report, earlier.get(report.follow_up_of or ""), city.sla)
                 if f is None:
                     plain.append(report)
@@ -86,6 +96,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     log.info("follow-up reopens its case", report_id=f.earlier_id, follow_up=report.report_id)
             now = datetime.now(UTC)
             await store.link_follow_ups(links, now)
+            await linked.link(duplicates, now)
             metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now))
             return out
 
@@ -162,6 +173,23 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             if found and new < sum(not f.resent for f in found):
                 log.info("late breaches recorded already", found=len(found), new=new)
 
+        async def on_duplicate(batch: list[tuple[DuplicateDecision, Received]]) -> BatchResult:
+            """Operators' corrections, in order: a split report gets its own case and its unit a ticket."""
+            out: BatchResult = [[] for _ in batch]
+            now = datetime.now(UTC)
+            for i, (decision, _) in enumerate(batch):
+                if decision.action == DuplicateAction.SPLIT:
+                    report = await linked.split(decision, now)
+                    if report is None:
+                        out[i] = PermanentError(f"{decision.report_id} is not a linked duplicate")
+                        continue
+                    out[i] = [Emit(topics.skpd(report.skpd_code), report)]
+                elif not await linked.merge(decision, now):
+                    out[i] = PermanentError(f"no case {decision.into} to merge {decision.report_id} into")
+                    continue
+                log.info("duplicate decision applied", report_id=decision.report_id, action=decision.action)
+            return out
+
         tasks = []
         if settings.scanner_enabled:
             scanner = Scanner(
@@ -180,6 +208,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             subscriptions=[
                 Subscription(topics.routed, parser_for(RoutedReport), handle_batch=on_routed),
                 Subscription(topics.status, parser_for(StatusUpdate), handle_batch=on_status),
+                Subscription(topics.duplicates, parser_for(DuplicateDecision), handle_batch=on_duplicate),
             ],
             stage="sla",
             tasks=tasks,

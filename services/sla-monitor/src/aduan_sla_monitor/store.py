@@ -195,6 +195,15 @@ class CaseStore:
             ]
             await self.coll.bulk_write(ops, ordered=False)
 
+    async def link_duplicates(self, links: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Record near-duplicate reports on the case of the first report: ``(case_id, duplicate_id)``."""
+        if links:
+            ops = [
+                UpdateOne({"_id": case}, {"$addToSet": {"duplicates": did}, "$set": {"updated_at": now}})
+                for case, did in links
+            ]
+            await self.coll.bulk_write(ops, ordered=False)
+
     async def find(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Cases by id, without their history (one query)."""
         if not ids:
