@@ -14,11 +14,11 @@ from structlog.testing import capture_logs
 from aduan_kit import signing
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
+from aduan_kit.testing.fake_x import FakeX
 from aduan_kit.testing.kafka import eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.mailbox import Mailbox
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized, raw_qlue
-from aduan_kit.testing.xapi import XApi
 from aduan_notifier.config import NotifierSettings
 from aduan_notifier.contacts import ContactStore, contact_document
 from aduan_notifier.main import build
@@ -126,7 +126,7 @@ def settings(
     common: CommonSettings,
     receiver: Receiver | None = None,
     mailbox: Mailbox | None = None,
-    xapi: XApi | None = None,
+    xapi: FakeX | None = None,
     **kw: Any,
 ) -> NotifierSettings:
     args: dict[str, Any] = {
@@ -189,7 +189,7 @@ async def test_each_channel_gets_its_reply_and_the_unit_its_email(
     common: CommonSettings,
     receiver: Receiver,
     mailbox: Mailbox,
-    xapi: XApi,
+    xapi: FakeX,
     logs: list[dict[str, Any]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -374,7 +374,7 @@ async def test_a_reply_waits_for_a_contact_still_on_its_way(
 
 
 async def test_reporters_of_duplicates_are_told_when_the_case_moves(
-    common: CommonSettings, receiver: Receiver, xapi: XApi
+    common: CommonSettings, receiver: Receiver, xapi: FakeX
 ) -> None:
     """Checked to fail: with ``duplicates_too`` ignored in ``notify_batch``, the duplicate's reporter
     heard nothing of the case's progress."""
