@@ -10,8 +10,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.fake_x import FakeX, fake_x_server
 from aduan_kit.testing.mailbox import Mailbox, smtp_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
-
-X_TOKEN = "test-x-user-token"
+from services.notifier.tests.builders import X_TOKEN
 
 
 @pytest.fixture

@@ -19,11 +19,9 @@ from aduan_kit.testing.kafka import eventually, find_events, publish_bytes, read
 from aduan_kit.testing.mailbox import Mailbox
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized, raw_qlue
-from aduan_notifier.config import NotifierSettings
 from aduan_notifier.contacts import ContactStore, contact_document
 from aduan_notifier.main import build
 from aduan_schemas.events import (
-    Event,
     Notification,
     RawEmail,
     RawReport,
@@ -36,15 +34,9 @@ from aduan_schemas.events import (
     StatusUpdate,
 )
 from aduan_schemas.ids import report_id
+from services.notifier.tests.builders import FROM, QLUE_SECRET, SMS_TOKEN, publish, settings
 
 pytestmark = pytest.mark.usefixtures("fixed_topics")
-
-SECRET = "test-signing-secret"
-QLUE_SECRET = "test-qlue-secret"
-SMS_TOKEN = "test-sms-token"
-X_TOKEN = "test-x-user-token"
-FROM = "aduan@jakarta.go.id"
-UNIT_MAIL = "{skpd_code}@skpd.jakarta.go.id"
 
 # The reporters' contacts: none of these strings may appear in a log line or a notification.
 TWEETER = Reporter(handle="@warga_satu", name="Warga Satu")
@@ -114,49 +106,6 @@ def breach(rid: str, unit: str = "dbm", escalate_to: str | None = None) -> SlaEv
         skpd_code=unit,
         escalate_to=escalate_to,
     )
-
-
-async def publish(common: CommonSettings, topic: str, *events: Event) -> None:
-    for e in events:
-        key = str(e.subject()).encode()
-        await publish_bytes(common, topic, e.model_dump_json().encode(), key=key)
-
-
-def settings(
-    common: CommonSettings,
-    receiver: Receiver | None = None,
-    mailbox: Mailbox | None = None,
-    xapi: FakeX | None = None,
-    **kw: Any,
-) -> NotifierSettings:
-    args: dict[str, Any] = {
-        "common": common,
-        "signing_secret": SECRET,
-        "backoff_initial_s": 0.05,
-        "backoff_max_s": 0.2,
-        "request_timeout_s": 3,
-        "max_attempts": 3,
-        "contact_wait_s": 30,
-    }
-    if receiver is not None:
-        args |= {
-            "webhook_url_template": f"{receiver.url}/skpd/{{skpd_code}}",
-            "qlue_callback_url": f"{receiver.url}/qlue",
-            "qlue_callback_secret": QLUE_SECRET,
-            "sms_gateway_url": f"{receiver.url}/sms",
-            "sms_gateway_token": SMS_TOKEN,
-        }
-    if mailbox is not None:
-        args |= {
-            "smtp_host": mailbox.host,
-            "smtp_port": mailbox.port,
-            "smtp_starttls": False,
-            "smtp_from": FROM,
-            "unit_email_template": UNIT_MAIL,
-        }
-    if xapi is not None:
-        args |= {"x_api_url": xapi.url, "x_bearer_token": X_TOKEN}
-    return NotifierSettings(**(args | kw))
 
 
 async def citizen_notes(common: CommonSettings, count: int, settle: float = 0.0) -> list[Notification]:
