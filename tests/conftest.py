@@ -5,14 +5,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aduan_cli.stack import Stack, StackConfig
 from aduan_kit.embedded import free_port
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.plugin import CITY_DIR, consumer_timings
+from aduan_kit.testing.plugin import BOUNDARIES, CITY_DIR, consumer_timings
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
+
+if TYPE_CHECKING:
+    from bench.eval import routing
+
+
+@pytest.fixture(scope="session")
+def gazetteer() -> routing.Gazetteer:
+    """The kelurahan boundaries the evaluation sets' places are checked against (skips without them)."""
+    if not BOUNDARIES.is_file():
+        pytest.skip(f"kelurahan boundaries not found at {BOUNDARIES}: place names cannot be checked")
+    from bench.eval import routing  # only the evaluation-set tests pay for loading it
+
+    return routing.Gazetteer.load(BOUNDARIES)
 
 
 @pytest.fixture(scope="session")

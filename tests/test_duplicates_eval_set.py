@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from aduan_kit.testing.plugin import BOUNDARIES
 from bench.eval import duplicates, routing
 
 NEGATIVE_KINDS = {"same-street", "same-type-elsewhere", "same-kelurahan", "recurring", "out-of-window"}
@@ -23,13 +22,6 @@ NEGATIVE_KINDS = {"same-street", "same-type-elsewhere", "same-kelurahan", "recur
 @pytest.fixture(scope="module")
 def sets() -> dict[str, list[dict[str, Any]]]:
     return duplicates.load_items(duplicates.DEFAULT_FILES)
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> routing.Gazetteer:
-    if not BOUNDARIES.is_file():
-        pytest.skip(f"kelurahan boundaries not found at {BOUNDARIES}: place names cannot be checked")
-    return routing.Gazetteer.load(BOUNDARIES)
 
 
 def test_sizes(sets: dict[str, list[dict[str, Any]]]) -> None:

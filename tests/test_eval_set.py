@@ -30,13 +30,6 @@ def sets() -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def gazetteer() -> routing.Gazetteer:
-    if not BOUNDARIES.is_file():
-        pytest.skip(f"kelurahan boundaries not found at {BOUNDARIES}: place names cannot be checked")
-    return routing.Gazetteer.load(BOUNDARIES)
-
-
-@pytest.fixture(scope="module")
 def city() -> CityConfig:
     return load_city(CITY_DIR)
 

@@ -37,15 +37,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aduan_normalizer.neardup import Decision, DuplicatePolicy, evidence, load_policy, score
 from aduan_normalizer.neardup_state import OpenReports
 from aduan_normalizer.pipeline import load_geocoder, normalize
 from aduan_schemas.city import load_city
 from aduan_schemas.events import GeoPoint, NormalizedReport, RawEmail, RawQlue, RawReport, RawTwitter
 from aduan_text import Analyzer, analyzer_for
-from bench.eval.routing import DEFAULT_BOUNDARIES, DEFAULT_CITY, Gazetteer
+from bench.eval.routing import DEFAULT_BOUNDARIES, DEFAULT_CITY, Gazetteer, load_checked
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FILES = (HERE / "duplicates-dev.yaml", HERE / "duplicates-holdout.yaml")
@@ -70,7 +68,6 @@ START = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 JITTER_M = 30.0
 PSEUDONYM_KEY = "eval"  # pseudonyms play no part here
 _AFTER = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 M_PER_DEG_LAT = 111_320.0
 
 
@@ -86,20 +83,7 @@ def parse_after(s: str | int) -> timedelta:
 
 
 def load_items(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for p in paths:
-        with p.open(encoding="utf-8") as fh:
-            items = yaml.load(fh, Loader=_YAML_LOADER) or []
-        if not isinstance(items, list):
-            raise ValueError(f"{p}: expected a YAML list of items")
-        for it in items:
-            problem = item_problem(it)
-            if problem:
-                raise ValueError(
-                    f"{p.name}: item {it.get('id') if isinstance(it, dict) else it!r}: {problem}"
-                )
-        out[p.name] = items
-    return out
+    return load_checked(paths, item_problem)
 
 
 def item_problem(it: Any) -> str | None:

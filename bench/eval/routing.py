@@ -30,7 +30,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +169,14 @@ class Gazetteer:
 
 def load_items(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
     """Each file's items, checked: required fields, known channel, category and unit family."""
+    return load_checked(paths, _item_problem)
+
+
+def load_checked(
+    paths: Iterable[Path], item_problem: Callable[[Any], str | None]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each YAML file's list of items by file name; the first item ``item_problem`` finds fault with
+    (its answer is the reason) fails the whole load, naming the file and the item."""
     out = {}
     for p in paths:
         with p.open(encoding="utf-8") as fh:
@@ -176,7 +184,7 @@ def load_items(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
         if not isinstance(items, list):
             raise ValueError(f"{p}: expected a YAML list of items")
         for it in items:
-            problem = _item_problem(it)
+            problem = item_problem(it)
             if problem:
                 raise ValueError(
                     f"{p.name}: item {it.get('id') if isinstance(it, dict) else it!r}: {problem}"

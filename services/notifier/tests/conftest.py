@@ -7,11 +7,10 @@ import pytest
 
 from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.fake_x import FakeX, fake_x_server
 from aduan_kit.testing.mailbox import Mailbox, smtp_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
-from aduan_kit.testing.xapi import XApi, x_api
-
-X_TOKEN = "test-x-user-token"
+from services.notifier.tests.builders import X_TOKEN
 
 
 @pytest.fixture
@@ -27,8 +26,8 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def xapi() -> Iterator[XApi]:
-    with x_api(X_TOKEN) as api:
+def xapi() -> Iterator[FakeX]:
+    with fake_x_server(X_TOKEN) as api:
         yield api
 
 

@@ -9,15 +9,13 @@ from pymongo import AsyncMongoClient
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import eventually, find_events, publish_bytes
+from aduan_kit.testing.kafka import eventually, find_events
 from aduan_kit.testing.mailbox import Mailbox
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized
 from aduan_notifier import digest
-from aduan_notifier.config import NotifierSettings
 from aduan_notifier.main import build
 from aduan_schemas.events import (
-    Event,
     Notification,
     RawEmail,
     Reporter,
@@ -28,33 +26,11 @@ from aduan_schemas.events import (
     StatusUpdate,
 )
 from aduan_schemas.ids import report_id
+from services.notifier.tests.builders import publish, settings
 
 pytestmark = pytest.mark.usefixtures("fixed_topics")
 
-UNIT_MAIL = "{skpd_code}@skpd.jakarta.go.id"
 DIGEST_SUBJECT = "[Aduan] Ringkasan"
-
-
-def settings(common: CommonSettings, receiver: Receiver, mailbox: Mailbox, **kw: Any) -> NotifierSettings:
-    return NotifierSettings(
-        common=common,
-        signing_secret="s",
-        webhook_url_template=f"{receiver.url}/skpd/{{skpd_code}}",
-        smtp_host=mailbox.host,
-        smtp_port=mailbox.port,
-        smtp_starttls=False,
-        smtp_from="aduan@jakarta.go.id",
-        unit_email_template=UNIT_MAIL,
-        backoff_initial_s=0.05,
-        backoff_max_s=0.2,
-        request_timeout_s=3,
-        **kw,
-    )
-
-
-async def publish(common: CommonSettings, topic: str, *events: Event) -> None:
-    for e in events:
-        await publish_bytes(common, topic, e.model_dump_json().encode(), key=str(e.subject()).encode())
 
 
 def breach(rid: str, unit: str) -> SlaEvent:

@@ -14,16 +14,14 @@ from structlog.testing import capture_logs
 from aduan_kit import signing
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
+from aduan_kit.testing.fake_x import FakeX
 from aduan_kit.testing.kafka import eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.mailbox import Mailbox
 from aduan_kit.testing.receiver import Receiver
 from aduan_kit.testing.samples import normalized, raw_qlue
-from aduan_kit.testing.xapi import XApi
-from aduan_notifier.config import NotifierSettings
 from aduan_notifier.contacts import ContactStore, contact_document
 from aduan_notifier.main import build
 from aduan_schemas.events import (
-    Event,
     Notification,
     RawEmail,
     RawReport,
@@ -36,15 +34,9 @@ from aduan_schemas.events import (
     StatusUpdate,
 )
 from aduan_schemas.ids import report_id
+from services.notifier.tests.builders import FROM, QLUE_SECRET, SMS_TOKEN, publish, settings
 
 pytestmark = pytest.mark.usefixtures("fixed_topics")
-
-SECRET = "test-signing-secret"
-QLUE_SECRET = "test-qlue-secret"
-SMS_TOKEN = "test-sms-token"
-X_TOKEN = "test-x-user-token"
-FROM = "aduan@jakarta.go.id"
-UNIT_MAIL = "{skpd_code}@skpd.jakarta.go.id"
 
 # The reporters' contacts: none of these strings may appear in a log line or a notification.
 TWEETER = Reporter(handle="@warga_satu", name="Warga Satu")
@@ -116,49 +108,6 @@ def breach(rid: str, unit: str = "dbm", escalate_to: str | None = None) -> SlaEv
     )
 
 
-async def publish(common: CommonSettings, topic: str, *events: Event) -> None:
-    for e in events:
-        key = str(e.subject()).encode()
-        await publish_bytes(common, topic, e.model_dump_json().encode(), key=key)
-
-
-def settings(
-    common: CommonSettings,
-    receiver: Receiver | None = None,
-    mailbox: Mailbox | None = None,
-    xapi: XApi | None = None,
-    **kw: Any,
-) -> NotifierSettings:
-    args: dict[str, Any] = {
-        "common": common,
-        "signing_secret": SECRET,
-        "backoff_initial_s": 0.05,
-        "backoff_max_s": 0.2,
-        "request_timeout_s": 3,
-        "max_attempts": 3,
-        "contact_wait_s": 30,
-    }
-    if receiver is not None:
-        args |= {
-            "webhook_url_template": f"{receiver.url}/skpd/{{skpd_code}}",
-            "qlue_callback_url": f"{receiver.url}/qlue",
-            "qlue_callback_secret": QLUE_SECRET,
-            "sms_gateway_url": f"{receiver.url}/sms",
-            "sms_gateway_token": SMS_TOKEN,
-        }
-    if mailbox is not None:
-        args |= {
-            "smtp_host": mailbox.host,
-            "smtp_port": mailbox.port,
-            "smtp_starttls": False,
-            "smtp_from": FROM,
-            "unit_email_template": UNIT_MAIL,
-        }
-    if xapi is not None:
-        args |= {"x_api_url": xapi.url, "x_bearer_token": X_TOKEN}
-    return NotifierSettings(**(args | kw))
-
-
 async def citizen_notes(common: CommonSettings, count: int, settle: float = 0.0) -> list[Notification]:
     return await find_events(
         common,
@@ -189,7 +138,7 @@ async def test_each_channel_gets_its_reply_and_the_unit_its_email(
     common: CommonSettings,
     receiver: Receiver,
     mailbox: Mailbox,
-    xapi: XApi,
+    xapi: FakeX,
     logs: list[dict[str, Any]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -374,7 +323,7 @@ async def test_a_reply_waits_for_a_contact_still_on_its_way(
 
 
 async def test_reporters_of_duplicates_are_told_when_the_case_moves(
-    common: CommonSettings, receiver: Receiver, xapi: XApi
+    common: CommonSettings, receiver: Receiver, xapi: FakeX
 ) -> None:
     """Checked to fail: with ``duplicates_too`` ignored in ``notify_batch``, the duplicate's reporter
     heard nothing of the case's progress."""

@@ -1,4 +1,4 @@
-"""A local HTTP server speaking the X API v2 wire format, for the ingest-twitter tests.
+"""A local HTTP server speaking the X API v2 wire format, for the ingest-twitter and notifier tests.
 
 A real server on a free loopback port (``http.server``, one thread per connection), not patched
 functions. What it serves, as X documents it:
@@ -11,12 +11,15 @@ functions. What it serves, as X documents it:
 - ``GET``/``POST /2/tweets/search/stream/rules`` (``add``, ``delete.ids``), ``GET /2/users/by``.
 - ``GET /2/users/:id/mentions``: newest first, ``since_id``, ``max_results``, ``pagination_token``,
   one shared ``includes`` per page, ``meta`` with ``newest_id``, ``oldest_id``, ``next_token``.
+- ``POST /2/tweets`` (a reply): 201 ``{"data": {"id", "text"}}``, 400 when the body is not a valid reply
+  (``text`` of 1-280 characters, ``reply.in_reply_to_tweet_id``); accepted posts are recorded in ``posts``.
 
 Every request must carry ``Authorization: Bearer <token>`` (401 otherwise).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import threading
@@ -24,9 +27,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
+
+from aduan_kit.testing.receiver import send_json, serving
 
 TOKEN = "x-test-bearer-token"
 
@@ -50,12 +55,14 @@ class FakeX:
     plans: list[StreamPlan] = field(default_factory=list)
     stream_connects: list[float] = field(default_factory=list)  # time.time() of each stream request
     mention_requests: list[dict[str, str]] = field(default_factory=list)
+    posts: list[dict[str, Any]] = field(default_factory=list)  # accepted POST /2/tweets bodies
     live: queue.Queue[bytes] = field(default_factory=queue.Queue)
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0  # bumped by close_streams(): open streams end
     keepalives: int = 0  # keep-alive lines sent
     stopping: threading.Event = field(default_factory=threading.Event)
     _rule_id: int = 0
+    _post_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1_900_000_000_000_000_000))
 
     def mention(self, user_id: str, *payloads: dict[str, Any]) -> None:
         with self.lock:
@@ -75,6 +82,11 @@ class FakeX:
     def connects(self) -> list[float]:
         with self.lock:
             return list(self.stream_connects)
+
+    def count(self) -> int:
+        """Posts accepted so far."""
+        with self.lock:
+            return len(self.posts)
 
     # -- answers -------------------------------------------------------------------------------------
     def mentions_page(self, user_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -112,23 +124,27 @@ class FakeX:
             self.rules = [r for r in self.rules if r["id"] not in gone]
         return {"data": added, "meta": {"summary": {"created": len(added), "deleted": len(gone)}}}
 
+    def create_post(self, body: Any) -> tuple[int, dict[str, Any]]:
+        try:
+            text, reply_to = body["text"], body["reply"]["in_reply_to_tweet_id"]
+            assert isinstance(text, str) and 0 < len(text) <= 280 and isinstance(reply_to, str)
+        except (KeyError, TypeError, AssertionError):
+            return 400, {"title": "Invalid Request", "status": 400}
+        with self.lock:
+            self.posts.append(body)
+            post_id = next(self._post_ids)
+        return 201, {"data": {"id": str(post_id), "text": text}}
+
 
 @contextmanager
-def fake_x_server() -> Iterator[FakeX]:
-    state = FakeX()
+def fake_x_server(token: str = TOKEN) -> Iterator[FakeX]:
+    state = FakeX(token=token)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body, headers)
 
         def _authorized(self) -> bool:
             if self.headers.get("authorization") == f"Bearer {state.token}":
@@ -159,11 +175,18 @@ def fake_x_server() -> Iterator[FakeX]:
                 self._json(404, {"title": "Not Found"})
 
         def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             if not self._authorized():
                 return
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))) or b"{}")
-            if urlparse(self.path).path == "/2/tweets/search/stream/rules":
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                return self._json(400, {"title": "Invalid Request", "status": 400})
+            path = urlparse(self.path).path
+            if path == "/2/tweets/search/stream/rules":
                 self._json(200, state.change_rules(body))
+            elif path == "/2/tweets":
+                self._json(*state.create_post(body))
             else:
                 self._json(404, {"title": "Not Found"})
 
@@ -209,15 +232,9 @@ def fake_x_server() -> Iterator[FakeX]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler, daemon_threads=True) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.stopping.set()  # open streams end before the server shuts down
