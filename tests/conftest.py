@@ -12,11 +12,26 @@ import pytest
 from aduan_cli.stack import Stack, StackConfig
 from aduan_kit.embedded import free_port
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.plugin import BOUNDARIES, CITY_DIR, consumer_timings
+from aduan_kit.testing.plugin import BOUNDARIES, CITY_DIR, consumer_timings, kafka_server, mongodb_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
 
 if TYPE_CHECKING:
     from bench.eval import routing
+
+
+# The cross-service tests start whole stacks (nine services, every SKPD topic). They get a broker and a
+# database of their own: servers that have served every earlier test (thousands of topics, a long-running
+# SecantusDB) answered their start-up too slowly.
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with kafka_server() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def mongodb_url() -> Iterator[str]:
+    with mongodb_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +69,7 @@ def stack(
             mongodb_db=f"e2e_{tag}",
             topic_prefix=f"e2e{tag}.",
             service_ports={},
+            ready_timeout_s=180,  # nine services joining their groups on a loaded machine
             consumer_env={f"ADUAN_KAFKA_{k.upper()}": str(v) for k, v in consumer_timings().items()},
             extra_env={
                 "ADUAN_NOTIFIER_WEBHOOK_URL_TEMPLATE": skpd_inbox.url + "/skpd/{skpd_code}",

@@ -9,6 +9,7 @@ each other's records.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -50,8 +51,9 @@ def docker_engine() -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+@contextlib.contextmanager
+def kafka_server() -> Iterator[str]:
+    """A broker for tests: ``KAFKA_BOOTSTRAP``, else a Kafka container, else an embedded Tansu."""
     if os.environ.get("KAFKA_BOOTSTRAP"):
         _broker["embedded"] = False
         yield os.environ["KAFKA_BOOTSTRAP"]
@@ -73,7 +75,14 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def mongodb_url() -> Iterator[str]:
+def kafka_bootstrap() -> Iterator[str]:
+    with kafka_server() as bootstrap:
+        yield bootstrap
+
+
+@contextlib.contextmanager
+def mongodb_server() -> Iterator[str]:
+    """A database for tests: ``MONGODB_URL``, else a MongoDB container, else an embedded SecantusDB."""
     if os.environ.get("MONGODB_URL"):
         yield os.environ["MONGODB_URL"]
         return
@@ -91,6 +100,12 @@ def mongodb_url() -> Iterator[str]:
             yield f"mongodb://127.0.0.1:{port}"
         finally:
             proc.stop()
+
+
+@pytest.fixture(scope="session")
+def mongodb_url() -> Iterator[str]:
+    with mongodb_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
