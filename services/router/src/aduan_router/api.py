@@ -27,7 +27,7 @@ import contextlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -50,6 +50,7 @@ from aduan_schemas.topics import TopicNames
 MAX_DECISION_BYTES = 16_384
 MAX_LIST = 500
 TOKEN_ENV = "ADUAN_ROUTER_OPERATOR_TOKEN"
+M = TypeVar("M", bound=BaseModel)
 
 log = get_logger(component="router-operator")
 
@@ -162,16 +163,7 @@ def operator_routes(op: Operator) -> APIRouter:
 
     @router.post("/v1/triage/{report_id}/decision", dependencies=[Depends(authorize)])
     async def decision(report_id: str, request: Request) -> dict[str, Any]:
-        try:
-            body = await read_limited_body(request, MAX_DECISION_BYTES)
-        except BodyTooLarge as e:
-            raise HTTPException(413, str(e)) from e
-        try:
-            d = Decision.model_validate_json(body)
-        except ValidationError as e:
-            raise HTTPException(
-                422, [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
-            ) from e
+        d = await _body_as(Decision, request)
         city = op.active.city
         unit = city.skpd.by_code.get(d.skpd_code)
         if unit is None:
@@ -202,16 +194,7 @@ def operator_routes(op: Operator) -> APIRouter:
 
     @router.post("/v1/reports/{report_id}/category", status_code=202, dependencies=[Depends(authorize)])
     async def recategorise(report_id: str, request: Request) -> dict[str, Any]:
-        try:
-            body = await read_limited_body(request, MAX_DECISION_BYTES)
-        except BodyTooLarge as e:
-            raise HTTPException(413, str(e)) from e
-        try:
-            r = Recategorisation.model_validate_json(body)
-        except ValidationError as e:
-            raise HTTPException(
-                422, [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
-            ) from e
+        r = await _body_as(Recategorisation, request)
         if len(report_id) > MAX_ID:
             raise HTTPException(422, f"report id longer than {MAX_ID} characters")
         if r.category not in {c.code for c in op.active.city.taxonomy.categories}:
@@ -236,12 +219,8 @@ def operator_routes(op: Operator) -> APIRouter:
 
     @router.post("/v1/duplicates/{report_id}/{action}", status_code=202, dependencies=[Depends(authorize)])
     async def correct_duplicate(report_id: str, action: DuplicateAction, request: Request) -> dict[str, Any]:
+        c = await _body_as(DuplicateCorrection, request)
         try:
-            body = await read_limited_body(request, MAX_DECISION_BYTES)
-        except BodyTooLarge as e:
-            raise HTTPException(413, str(e)) from e
-        try:
-            c = DuplicateCorrection.model_validate_json(body)
             decision = DuplicateDecision(
                 report_id=report_id,
                 action=action,
@@ -251,9 +230,7 @@ def operator_routes(op: Operator) -> APIRouter:
                 note=c.note,
             )
         except ValidationError as e:
-            raise HTTPException(
-                422, [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()]
-            ) from e
+            raise _unprocessable(e) from e
         producer: EventProducer = request.app.state.runtime.producer
         try:
             await producer.send_and_wait(Emit(op.topics.duplicates, decision))
@@ -264,3 +241,20 @@ def operator_routes(op: Operator) -> APIRouter:
         return {"status": "accepted", "report_id": report_id, "event_id": decision.event_id()}
 
     return router
+
+
+def _unprocessable(e: ValidationError) -> HTTPException:
+    """422 naming each invalid field."""
+    return HTTPException(422, [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()])
+
+
+async def _body_as(model: type[M], request: Request) -> M:
+    """The request's JSON body as ``model``: 413 over ``MAX_DECISION_BYTES``, 422 naming invalid fields."""
+    try:
+        body = await read_limited_body(request, MAX_DECISION_BYTES)
+    except BodyTooLarge as e:
+        raise HTTPException(413, str(e)) from e
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as e:
+        raise _unprocessable(e) from e
