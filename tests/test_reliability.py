@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 
 from aduan_cli.stack import Stack
 from aduan_kit.kafka import producer_for
+from aduan_kit.mongo import find_in
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.kafka import eventually, read_topic
 from aduan_kit.testing.samples import raw_qlue
@@ -25,8 +26,7 @@ async def count_case_ids(common: CommonSettings, msg_ids: set[str], coll: str = 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(common.mongodb_url.get_secret_value())
     try:
         ids = sorted(report_id_for("qlue", m) for m in msg_ids)
-        cur = client[common.mongodb_db][coll].find({"_id": {"$in": ids}}, projection={"_id": 1})
-        return {str(d["_id"]) async for d in cur}
+        return {str(d["_id"]) async for d in find_in(client[common.mongodb_db][coll], "_id", ids, {"_id": 1})}
     finally:
         await client.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +15,9 @@ from aduan_kit.settings import CommonSettings
 
 DUPLICATE_KEY = 11000
 RETENTION_INDEX = "retention_at"
+# Values per `$in` query. SecantusDB matches `$in` in time that grows with the square of the list
+# (1,000 ids: 2.4 s; the same ids as 20 queries of 50: 0.26 s); MongoDB serves either equally fast.
+IN_CHUNK = 50
 
 
 def mongo_client(common: CommonSettings) -> AsyncMongoClient[dict[str, Any]]:
@@ -50,10 +53,38 @@ async def insert_many_ignoring_duplicates(
         return int(e.details.get("nInserted", 0))
 
 
+async def find_in(
+    coll: AsyncCollection[dict[str, Any]],
+    field: str,
+    values: Iterable[Any],
+    projection: Mapping[str, Any] | None = None,
+    **conditions: Any,
+) -> AsyncIterator[dict[str, Any]]:
+    """The documents whose ``field`` is one of ``values`` (and that meet ``conditions``), each once:
+    one ``$in`` query per ``IN_CHUNK`` values."""
+    wanted = list(dict.fromkeys(values))
+    returned: set[Any] = set()
+    for i in range(0, len(wanted), IN_CHUNK):
+        query = {field: {"$in": wanted[i : i + IN_CHUNK]}, **conditions}
+        async for doc in coll.find(query, projection):
+            if doc["_id"] not in returned:  # a document with several matching values (an array field)
+                returned.add(doc["_id"])
+                yield doc
+
+
+async def update_many_in(
+    coll: AsyncCollection[dict[str, Any]], field: str, values: Iterable[Any], update: Mapping[str, Any]
+) -> None:
+    """``update_many`` of the documents whose ``field`` is one of ``values``, ``IN_CHUNK`` values a query."""
+    wanted = list(dict.fromkeys(values))
+    for i in range(0, len(wanted), IN_CHUNK):
+        await coll.update_many({field: {"$in": wanted[i : i + IN_CHUNK]}}, update)
+
+
 class ProcessedKeys:
     """Remembers which keys were processed (``_id`` = key, ``at`` = when), so re-deliveries can be dropped.
 
-    Batched both ways: one ``find`` with ``$in`` per batch looked up, one ``insert_many`` per batch marked.
+    Batched both ways: ``$in`` queries per batch looked up, one ``insert_many`` per batch marked.
     With a retention, a TTL index on ``at`` lets the database forget keys older than that.
     """
 
@@ -76,12 +107,8 @@ class ProcessedKeys:
         return bool(await self.seen_many([key]))
 
     async def seen_many(self, keys: Iterable[str]) -> set[str]:
-        """Which of ``keys`` were processed: one query (``_id`` index) for the whole batch."""
-        wanted = list(dict.fromkeys(keys))
-        if not wanted:
-            return set()
-        cursor = self.coll.find({"_id": {"$in": wanted}}, projection={"_id": 1})
-        return {str(d["_id"]) async for d in cursor}
+        """Which of ``keys`` were processed (``_id`` index, ``$in`` queries)."""
+        return {str(d["_id"]) async for d in find_in(self.coll, "_id", keys, {"_id": 1})}
 
     async def mark(self, keys: Iterable[str]) -> None:
         now = datetime.now(UTC)

@@ -16,6 +16,7 @@ from typing import Any
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from aduan_kit.mongo import find_in, update_many_in
 from aduan_normalizer.neardup import DuplicatePolicy, Evidence, candidate_keys
 
 EXPIRY_INDEX = "neardup_expiry"
@@ -89,20 +90,19 @@ class OpenRootStore:
         """Mark roots resolved (no longer a target) or open again (reopened), in one update."""
         ids = list(dict.fromkeys(report_ids))
         if ids:
-            await self.coll.update_many({"_id": {"$in": ids}}, {"$set": {"resolved": resolved}})
+            await update_many_in(self.coll, "_id", ids, {"$set": {"resolved": resolved}})
 
     async def candidates(self, keys: Iterable[str], now: datetime) -> list[Evidence]:
         """The unexpired roots stored under any of ``keys`` (one query for a whole batch)."""
         wanted = sorted(set(keys))
         if not wanted:
             return []
-        cursor = self.coll.find({"keys": {"$in": wanted}, "expires_at": {"$gt": now}})
-        return [from_document(d) async for d in cursor]
+        return [from_document(d) async for d in find_in(self.coll, "keys", wanted, expires_at={"$gt": now})]
 
     async def load(self, partitions: Iterable[str], now: datetime) -> list[Evidence]:
         """The unexpired roots of ``partitions`` (what a worker needs after an assignment)."""
         wanted = list(partitions)
         if not wanted:
             return []
-        cursor = self.coll.find({"partition": {"$in": wanted}, "expires_at": {"$gt": now}})
+        cursor = find_in(self.coll, "partition", wanted, expires_at={"$gt": now})
         return [from_document(d) async for d in cursor]

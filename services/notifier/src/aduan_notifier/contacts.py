@@ -21,7 +21,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from aduan_kit.mongo import insert_many_ignoring_duplicates
+from aduan_kit.mongo import find_in, insert_many_ignoring_duplicates
 from aduan_schemas.events import MAX_SHORT, RawReport
 from aduan_schemas.ids import report_id
 
@@ -101,4 +101,4 @@ class ContactStore:
         wanted = list(dict.fromkeys(report_ids))
         if not wanted:
             return {}
-        return {str(d["_id"]): _contact(d) async for d in self.coll.find({"_id": {"$in": wanted}})}
+        return {str(d["_id"]): _contact(d) async for d in find_in(self.coll, "_id", wanted)}

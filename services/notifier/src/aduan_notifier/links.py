@@ -17,6 +17,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from aduan_kit.mongo import find_in
 from aduan_schemas.events import RoutedReport
 
 COLLECTION = "notifier_cases"
@@ -90,7 +91,7 @@ class CaseLinks:
         wanted = list(dict.fromkeys(report_ids))
         if not wanted:
             return {}
-        return {str(d["_id"]): _link(d) async for d in self.coll.find({"_id": {"$in": wanted}})}
+        return {str(d["_id"]): _link(d) async for d in find_in(self.coll, "_id", wanted)}
 
     async def duplicates_of(self, report_ids: Iterable[str]) -> dict[str, list[CaseLink]]:
         """The reports recorded as duplicates of each of ``report_ids``: one query."""
@@ -98,6 +99,6 @@ class CaseLinks:
         out: dict[str, list[CaseLink]] = {r: [] for r in wanted}
         if not wanted:
             return out
-        async for d in self.coll.find({"duplicate_of": {"$in": wanted}}):
+        async for d in find_in(self.coll, "duplicate_of", wanted):
             out[str(d["duplicate_of"])].append(_link(d))
         return out

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from aduan_kit.mongo import insert_many_ignoring_duplicates
+from aduan_kit.mongo import find_in, insert_many_ignoring_duplicates
 
 COLLECTION = "notifier_sent"
 
@@ -34,7 +34,7 @@ class SentLog:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        return {str(d["_id"]): d async for d in self.coll.find({"_id": {"$in": wanted}})}
+        return {str(d["_id"]): d async for d in find_in(self.coll, "_id", wanted)}
 
     async def record_many(self, entries: list[dict[str, Any]]) -> None:
         await insert_many_ignoring_duplicates(self.coll, entries)

@@ -24,7 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from aduan_kit.kafka import TransientError
-from aduan_kit.mongo import DUPLICATE_KEY
+from aduan_kit.mongo import DUPLICATE_KEY, find_in
 from aduan_schemas.events import RoutedReport
 from aduan_sla_monitor.cases import REROUTING, ROUTED, TRIAGE, StatusChange, case_fields
 from aduan_sla_monitor.open311 import RequestQuery as PublicQuery
@@ -208,8 +208,7 @@ class CaseStore:
         """Cases by id, without their history (one query)."""
         if not ids:
             return {}
-        cursor = self.coll.find({"_id": {"$in": list(dict.fromkeys(ids))}}, {"history": 0})
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: doc async for doc in find_in(self.coll, "_id", ids, {"history": 0})}
 
     async def apply_status(self, change: StatusChange, now: datetime) -> tuple[bool, bool]:
         """Apply a status update. Returns (applied, created); applied is False for a re-delivery."""
@@ -223,7 +222,7 @@ class CaseStore:
         applied_before: dict[str, set[str]] = {rid: set() for rid in ids}
         exists: set[str] = set()
         units: dict[str, str | None] = {}
-        async for doc in self.coll.find({"_id": {"$in": ids}}, {"history.event_id": 1, "skpd_code": 1}):
+        async for doc in find_in(self.coll, "_id", ids, {"history.event_id": 1, "skpd_code": 1}):
             exists.add(doc["_id"])
             units[doc["_id"]] = doc.get("skpd_code")
             applied_before[doc["_id"]] = {h.get("event_id") for h in doc.get("history") or ()}
@@ -374,7 +373,7 @@ class CaseStore:
     async def clocks(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The clock fields of the given cases (for the lateness check after status updates)."""
         ids = list(dict.fromkeys(report_ids))
-        return {d["_id"]: d async for d in self.coll.find({"_id": {"$in": ids}}, {**CLOCK_FIELDS, "late": 1})}
+        return {d["_id"]: d async for d in find_in(self.coll, "_id", ids, {**CLOCK_FIELDS, "late": 1})}
 
     async def mark_late(self, marks: Sequence[tuple[str, str, datetime, str, datetime]]) -> int:
         """Record breaches found from an answer's own time: (report id, breach key, due at, status event
