@@ -21,7 +21,8 @@ $(STAMP): requirements.txt $(foreach p,$(PKGS),$(p)/pyproject.toml)
 run: $(STAMP)
 	$(BIN)/aduan stack up $(if $(BOUNDARIES),--boundaries $(BOUNDARIES))
 
-# promtool (Debian package `prometheus`) checks and unit-tests the alert rules; Dovecot (Debian package
+# promtool (Debian package `prometheus`) checks and unit-tests the alert rules; docker-compose (Debian
+# package, Compose 1.29) checks deploy/compose.yaml with `config`; Dovecot (Debian package
 # `dovecot-imapd`) is the real IMAP server of the ingest-email tests.
 tools:
 	@command -v promtool >/dev/null || { \
@@ -29,6 +30,11 @@ tools:
 	    echo "installing promtool (Debian package prometheus)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	  else echo "promtool not found: install the Debian package 'prometheus'" >&2; exit 1; fi; }
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing docker-compose (Debian package docker-compose)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+	  else echo "docker-compose not found: install the Debian package 'docker-compose'" >&2; exit 1; fi; }
 	@test -x /usr/sbin/dovecot || command -v dovecot >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Dovecot (Debian package dovecot-imapd)"; \

@@ -202,7 +202,14 @@ def topics_create(args: argparse.Namespace) -> int:
     )
     codes = [u.code for u in common.load_city().skpd.units]
     wanted = common.topics.all_topics(codes)
-    created = asyncio.run(ensure_topics(common.kafka_bootstrap, wanted))
+    created = asyncio.run(
+        ensure_topics(
+            common.kafka_bootstrap,
+            wanted,
+            common.kafka_replication_factor,
+            common.kafka_min_insync_replicas,
+        )
+    )
     print(f"{len(wanted)} topics wanted, {len(created)} created")
     return 0
 

@@ -229,13 +229,27 @@ class EventProducer:
         return True
 
 
-async def ensure_topics(bootstrap: str, topics: Sequence[tuple[str, int]]) -> list[str]:
+def new_topics(
+    topics: Sequence[tuple[str, int]], replication_factor: int = 1, min_insync_replicas: int | None = None
+) -> list[NewTopic]:
+    """The creation requests of ``(name, partitions)`` pairs, each with the same replication settings."""
+    configs = {"min.insync.replicas": str(min_insync_replicas)} if min_insync_replicas else {}
+    return [NewTopic(n, p, replication_factor, topic_configs=dict(configs)) for n, p in topics]
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Sequence[tuple[str, int]],
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
+) -> list[str]:
     """Create missing topics; return the names created. Existing topics are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, p, 1) for n, p in topics if n not in existing]
+        wanted = [(n, p) for n, p in topics if n not in existing]
+        missing = new_topics(wanted, replication_factor, min_insync_replicas)
         created = []
         for i in range(0, len(missing), 100):
             chunk = missing[i : i + 100]
@@ -310,7 +324,7 @@ class StreamWorker:
             fetch_max_wait_ms=c.kafka_fetch_max_wait_ms,
             session_timeout_ms=c.kafka_session_timeout_ms,
             heartbeat_interval_ms=c.kafka_heartbeat_interval_ms,
-            max_poll_interval_ms=300_000,
+            max_poll_interval_ms=c.kafka_max_poll_interval_ms,
             max_partition_fetch_bytes=2 * MAX_RECORD_BYTES,
             # One fetch response at most 4 MB instead of aiokafka's 50 MB: a worker that falls behind
             # otherwise holds ever larger prefetched responses (a batch is at most 1,000 records anyway).

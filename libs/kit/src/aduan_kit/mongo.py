@@ -21,11 +21,13 @@ IN_CHUNK = 50
 
 
 def mongo_client(common: CommonSettings) -> AsyncMongoClient[dict[str, Any]]:
+    options: dict[str, Any] = {"w": common.mongodb_write_concern} if common.mongodb_write_concern else {}
     return AsyncMongoClient(
         common.mongodb_url.get_secret_value(),
         tz_aware=True,
         serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
+        **options,
     )
 
 

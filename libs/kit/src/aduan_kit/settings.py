@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aduan_schemas.city import CityConfig, load_city
@@ -34,6 +34,22 @@ class CommonSettings(BaseSettings):
     # Most records one fetch hands to a stage's handlers (one database round trip, one commit). A batch
     # closes when the fetch returns, not when it is full, so a larger value costs no latency at low load.
     kafka_batch_max_records: int = Field(default=1_000, ge=1, le=100_000)
+    # A consumer that does not fetch again within this time leaves its group; a stage's batch (retries
+    # included) must end well inside it.
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    # Topics made by `aduan topics create`: one replica on a single broker; the production profile runs
+    # 3 replicas with 2 in sync (the producers use acks=all, so a write survives the loss of one broker).
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
+    # Write concern of every database write: "majority" on a replica set in production; unset, the
+    # connection URL's (or the server's default).
+    mongodb_write_concern: str | None = None
+
+    @model_validator(mode="after")
+    def _in_sync_within_replicas(self) -> CommonSettings:
+        if (self.kafka_min_insync_replicas or 1) > self.kafka_replication_factor:
+            raise ValueError("kafka_min_insync_replicas exceeds kafka_replication_factor")
+        return self
 
     @property
     def topics(self) -> TopicNames:
