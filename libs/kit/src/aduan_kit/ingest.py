@@ -41,6 +41,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from aduan_kit import cloudevents, metrics
+from aduan_kit.backoff import retry_delay
 from aduan_kit.cityarea import CityBox, bbox_of_geojson, location_flag, parse_bbox
 from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit
@@ -227,7 +228,7 @@ class Intake:
         box, channel = self.outbox, self.channel
         published = metrics.INGEST_PUBLISHED.labels(channel)
         latency = metrics.INGEST_PUBLISH_SECONDS.labels(channel)
-        backoff = RELAY_BACKOFF_S[0]
+        failing = 0  # failed publish rounds in a row
         swept = 0.0
         while not rt.broker_connected.is_set():  # keep the age metric true while the broker is away
             await self.observe()
@@ -251,10 +252,10 @@ class Intake:
                 log.warning("publishing the outbox failed, retrying", channel=channel, pending=box.count,
                             error=repr(e))  # fmt: skip
                 await self.observe()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RELAY_BACKOFF_S[1])
+                failing += 1
+                await asyncio.sleep(retry_delay(failing, *RELAY_BACKOFF_S))
                 continue
-            backoff = RELAY_BACKOFF_S[0]
+            failing = 0
             await box.remove(batch)
             now = time.time()
             for r in batch:

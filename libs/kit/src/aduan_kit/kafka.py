@@ -36,6 +36,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo.errors import ConnectionFailure
 
 from aduan_kit import cloudevents, metrics
+from aduan_kit.backoff import retry_delay
 from aduan_kit.logs import get_logger
 from aduan_kit.settings import CommonSettings
 from aduan_schemas.events import DeadLetter, Event
@@ -301,12 +302,14 @@ class StreamWorker:
     subscriptions: Sequence[Subscription]
     producer: EventProducer
     max_attempts: int = 3
-    retry_backoff_s: float = 0.5
+    retry_backoff_s: float = 0.5  # the first retry's delay; each failing round doubles it, up to:
+    retry_max_s: float = 30.0
     max_records: int | None = None  # None: the setting ``kafka_batch_max_records``
     ready: bool = field(default=False, init=False)
     consumed: int = field(default=0, init=False)  # records fetched by this worker (tests, diagnostics)
     _stopping: bool = field(default=False, init=False)
     _consumer_now: AIOKafkaConsumer | None = field(default=None, init=False)
+    _failing_rounds: int = field(default=0, init=False)  # retry rounds since the last committed batch
 
     def __post_init__(self) -> None:
         self._by_topic = {s.topic: s for s in self.subscriptions}
@@ -339,6 +342,7 @@ class StreamWorker:
         return set(self._consumer_now.assignment()) if self._consumer_now is not None else set()
 
     async def run(self) -> None:
+        restarts, consumed_before = 0, self.consumed  # restarts in a row, with nothing consumed between
         while not self._stopping:
             consumer = self._consumer_now = self._consumer()
             try:
@@ -347,8 +351,12 @@ class StreamWorker:
                 log.info("consumer started", group=self.group_id, topics=list(self._by_topic))
                 await self._loop(consumer)
             except TRANSIENT_ERRORS as e:
-                log.warning("consumer failed, restarting", group=self.group_id, error=repr(e))
-                await asyncio.sleep(1)
+                restarts = 1 if self.consumed > consumed_before else restarts + 1
+                consumed_before = self.consumed
+                delay = retry_delay(restarts, 1.0, self.retry_max_s)
+                log.warning("consumer failed, restarting", group=self.group_id, error=repr(e),
+                            retry_in_s=round(delay, 2))  # fmt: skip
+                await asyncio.sleep(delay)
             finally:
                 self.ready = False
                 await consumer.stop()
@@ -362,6 +370,7 @@ class StreamWorker:
             with metrics.HANDLE_SECONDS.labels(self.stage).time():
                 await self._process_fetch(fetched)
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
+            self._failing_rounds = 0
             for tp, records in fetched.items():
                 self._observe_lag(consumer, tp, records[-1].offset)
 
@@ -435,7 +444,7 @@ class StreamWorker:
                 batch_attempts += 1
                 log.exception("batch handler failed", topic=sub.topic, size=len(todo), attempt=batch_attempts)
                 if batch_attempts < self.max_attempts:
-                    await asyncio.sleep(self.retry_backoff_s)
+                    await asyncio.sleep(self._next_delay())
                     continue
                 if len(todo) == 1:
                     todo[0].failure = (self.stage, e)
@@ -445,6 +454,7 @@ class StreamWorker:
                 return
             retry: list[_Item] = []
             transient: BaseException | None = None
+            failed: list[tuple[_Item, BaseException]] = []
             for item, result in zip(todo, results, strict=True):
                 if not isinstance(result, BaseException):
                     item.outputs = result
@@ -454,17 +464,25 @@ class StreamWorker:
                     transient = result
                     retry.append(item)
                 else:
+                    failed.append((item, result))
                     n = attempts[id(item)] = attempts.get(id(item), 0) + 1
-                    log.warning("handler failed", topic=sub.topic, offset=item.rec.offset, attempt=n,
-                                error=repr(result))  # fmt: skip
                     if n >= self.max_attempts:
                         item.failure = (self.stage, result)
                     else:
                         retry.append(item)
+            if failed:  # one line per round, however many records failed in it
+                log.warning(
+                    "handler failed",
+                    topic=sub.topic,
+                    records=len(failed),
+                    offsets=[i.rec.offset for i, _ in failed[:10]],
+                    attempt=max(attempts[id(i)] for i, _ in failed),
+                    error=repr(failed[0][1]),
+                )
             if transient is not None:
                 await self._backoff(f"{sub.topic}: {len(retry)} records", transient)
             elif retry:
-                await asyncio.sleep(self.retry_backoff_s)
+                await asyncio.sleep(self._next_delay())
             todo = retry
 
     async def _call(self, sub: Subscription, items: list[_Item]) -> BatchResult:
@@ -491,10 +509,23 @@ class StreamWorker:
             return [await self._send_dead_letter(item.rec, *item.failure)]
         return await self.producer.send_all(item.outputs)
 
+    def _next_delay(self) -> float:
+        self._failing_rounds += 1
+        return retry_delay(self._failing_rounds, self.retry_backoff_s, self.retry_max_s)
+
     async def _backoff(self, where: str, error: BaseException) -> None:
+        """One retry round: one log line, then a wait that grows with each round since the last
+        committed batch (capped, jittered)."""
         metrics.HANDLER_RETRIES.labels(self.stage).inc()
-        log.warning("transient failure, retrying", where=where, error=repr(error))
-        await asyncio.sleep(self.retry_backoff_s)
+        delay = self._next_delay()
+        log.warning(
+            "transient failure, retrying",
+            where=where,
+            error=repr(error),
+            round=self._failing_rounds,
+            retry_in_s=round(delay, 2),
+        )
+        await asyncio.sleep(delay)
 
     async def _send_dead_letter(
         self, rec: ConsumerRecord[Any, Any], stage: str, error: BaseException
