@@ -131,14 +131,9 @@ def stack_up(args: argparse.Namespace) -> int:
     try:
         while not stopping:
             time.sleep(0.5)
-            for name in stack.dead_services():
-                if stopping:
-                    break
-                print(
-                    f"aduan: {name} exited; restarting it (see {stack.logs_dir / (name + '.log')})",
-                    flush=True,
-                )
-                stack.restart(name, wait=False)
+            if not stopping:
+                for line in stack.supervise():
+                    print(line, flush=True)
     finally:
         print("aduan: stopping ...", flush=True)
         stack.stop()

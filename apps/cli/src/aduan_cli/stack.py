@@ -25,6 +25,7 @@ import httpx
 
 from aduan_cli.services import ServiceSpec, discover
 from aduan_kit import embedded
+from aduan_kit.backoff import retry_delay
 from aduan_kit.embedded import ManagedProcess, StartError
 from aduan_kit.kafka import ensure_topics
 from aduan_schemas.city import CityConfig, load_city
@@ -47,6 +48,24 @@ DEMO_UNIT = "dlh-3171"
 DEMO_UNIT_KEY_ENV = "ADUAN_DEMO_UNIT_KEY"
 
 
+@dataclass(frozen=True)
+class CrashBackoff:
+    """When the stack restarts a service that exited: at once after its first crash, then after a delay
+    that doubles with every further crash in a row (jittered, capped at ``max_s``), so a service that
+    cannot start does not spin; one that stayed up ``stable_s`` has its count start over."""
+
+    initial_s: float = 1.0
+    max_s: float = 60.0
+    stable_s: float = 60.0
+
+    def crashes(self, previous: int, up_s: float) -> int:
+        """Crashes in a row, counting this one, of a process that ran ``up_s`` seconds."""
+        return 1 if up_s >= self.stable_s else previous + 1
+
+    def delay(self, crashes: int) -> float:
+        return 0.0 if crashes <= 1 else retry_delay(crashes - 1, self.initial_s, self.max_s)
+
+
 @dataclass
 class StackConfig:
     data_dir: Path
@@ -63,6 +82,7 @@ class StackConfig:
     ready_timeout_s: float = 60
     consumer_env: dict[str, str] = field(default_factory=lambda: dict(DEV_KAFKA_ENV))
     workers: dict[str, int] = field(default_factory=dict)  # service name -> processes (default 1)
+    crash_backoff: CrashBackoff = field(default_factory=CrashBackoff)
 
 
 def parse_workers(text: str) -> dict[str, int]:
@@ -88,6 +108,9 @@ class RunningService:
     process: ManagedProcess
     restarts: int = 0
     name: str = ""  # the worker's name (``instance_name``); empty means the service's own
+    started_at: float = field(default_factory=time.monotonic)
+    crashes: int = 0  # crashes in a row (see CrashBackoff)
+    restart_at: float | None = None  # set once it is seen dead: when the supervisor restarts it
 
     def __post_init__(self) -> None:
         self.name = self.name or self.spec.name
@@ -288,7 +311,12 @@ class Stack:
         ).start()
         previous = self.services.get(name)
         running = RunningService(
-            spec, port, proc, restarts=previous.restarts + 1 if previous else 0, name=name
+            spec,
+            port,
+            proc,
+            restarts=previous.restarts + 1 if previous else 0,
+            name=name,
+            crashes=previous.crashes if previous else 0,
         )
         self.services[name] = running
         return running
@@ -329,6 +357,28 @@ class Stack:
 
     def dead_services(self) -> list[str]:
         return [n for n, s in self.services.items() if not s.process.alive]
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """One look at every process: schedule the restart of each one newly found dead (see
+        ``CrashBackoff``), restart those whose time has come. Returns a line per decision."""
+        now = time.monotonic() if now is None else now
+        policy = self.config.crash_backoff
+        said = []
+        for name in self.dead_services():
+            svc = self.services[name]
+            log = self.logs_dir / f"{name}.log"
+            if svc.restart_at is None:
+                svc.crashes = policy.crashes(svc.crashes, now - svc.started_at)
+                delay = policy.delay(svc.crashes)
+                svc.restart_at = now + delay
+                said.append(
+                    f"aduan: {name} exited (crash {svc.crashes} in a row); restarting it"
+                    + (f" in {delay:.1f} s" if delay else "")
+                    + f" (see {log})"
+                )
+            if now >= svc.restart_at:
+                self.restart(name, wait=False)
+        return said
 
     def stop(self) -> None:
         for svc in self.services.values():
