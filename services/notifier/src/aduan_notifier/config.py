@@ -24,6 +24,9 @@ class NotifierSettings(ServiceSettings):
     request_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Whole-request limit per attempt")
     max_body_bytes: int = Field(default=512 * 1024, ge=1024, description="Largest webhook body sent")
     concurrency: int = Field(default=16, ge=1, le=256, description="Webhooks in flight at once")
+    # Every delivery of a batch ends by then (attempts cut short), so the batch and the next fetch stay
+    # inside the consumer's poll interval (ADUAN_KAFKA_MAX_POLL_INTERVAL_MS): at most half of it.
+    batch_deadline_s: float = Field(default=120, gt=0, description="Longest time one batch spends sending")
 
     # The contact store (raw topics -> ``contacts``).
     contact_retention_days: int = Field(default=180, ge=1, le=3650, description="Contacts kept this long")
@@ -80,6 +83,10 @@ class NotifierSettings(ServiceSettings):
             )
         if self.unit_email_template:
             check_email_template(self.unit_email_template)
+        if self.batch_deadline_s * 2_000 > self.common.kafka_max_poll_interval_ms:
+            raise ValueError(
+                "ADUAN_NOTIFIER_BATCH_DEADLINE_S must be at most half of ADUAN_KAFKA_MAX_POLL_INTERVAL_MS"
+            )
         return self
 
     @property

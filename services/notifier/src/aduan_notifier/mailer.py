@@ -12,6 +12,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from aduan_notifier import deadline
 from aduan_notifier.delivery import backoff_delay
 from aduan_notifier.sender import Result, Sleep
 
@@ -42,6 +43,9 @@ class Mailer:
     async def send(self, message: EmailMessage) -> Result:
         detail = "not attempted"
         for attempt in range(1, self.max_attempts + 1):
+            remaining = deadline.left()
+            if remaining is not None and remaining <= 0:
+                return Result(False, attempt - 1, f"{detail}; batch deadline reached")
             try:
                 await asyncio.to_thread(self._send_once, message)
                 return Result(True, attempt, "SMTP accepted")
@@ -50,7 +54,10 @@ class Mailer:
             except (smtplib.SMTPException, OSError, TimeoutError) as e:
                 detail = _describe(e)
             if attempt < self.max_attempts:
-                await self.sleep(backoff_delay(attempt, self.backoff_initial_s, self.backoff_max_s))
+                wait = backoff_delay(attempt, self.backoff_initial_s, self.backoff_max_s)
+                if not deadline.allows(wait):
+                    return Result(False, attempt, f"{detail}; batch deadline reached")
+                await self.sleep(wait)
         return Result(False, self.max_attempts, f"{detail} after {self.max_attempts} attempts")
 
     def _send_once(self, message: EmailMessage) -> None:

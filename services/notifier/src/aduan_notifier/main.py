@@ -36,6 +36,7 @@ from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_kit.signing import sign
+from aduan_notifier import deadline as batch_deadline
 from aduan_notifier import digest as digests
 from aduan_notifier import outbound
 from aduan_notifier.config import NotifierSettings
@@ -275,6 +276,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
             )
 
         async def notify_batch(batch: list[tuple[Any, Received]]) -> BatchResult:
+            batch_deadline.start_batch(s.batch_deadline_s)
             now = datetime.now(UTC)
             out: BatchResult = [[] for _ in batch]
             events: dict[int, Notified] = {}

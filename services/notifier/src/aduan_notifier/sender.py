@@ -2,7 +2,8 @@
 
 Worst case per webhook: ``max_attempts`` attempts of at most ``request_timeout_s`` each, plus the
 waits between them (each at most ``backoff_max_s``). With the defaults (5 attempts, 5 s, 0.5 s doubling
-to 4 s) that is 5 x 5 + 0.5 + 1 + 2 + 4 = 32.5 s, during which the consumer handles nothing else.
+to 4 s) that is 5 x 5 + 0.5 + 1 + 2 + 4 = 32.5 s. Inside a batch, the batch deadline cuts that short:
+no attempt starts, and no wait is begun, that would end after it (``deadline.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from aduan_notifier import deadline
 from aduan_notifier.delivery import Verdict, backoff_delay, classify
 
 HeadersFor = Callable[[], Mapping[str, str]]
@@ -43,9 +45,13 @@ class WebhookSender:
         detail, status = "not attempted", None
         for attempt in range(1, self.max_attempts + 1):
             retry_after = None
+            remaining = deadline.left()
+            if remaining is not None and remaining <= 0:
+                return Result(False, attempt - 1, f"{detail}; batch deadline reached", status)
+            timeout = self.request_timeout_s if remaining is None else min(self.request_timeout_s, remaining)
             try:
                 code, reason, retry_after = await asyncio.wait_for(
-                    self._post_once(url, body, headers_for()), timeout=self.request_timeout_s
+                    self._post_once(url, body, headers_for()), timeout=timeout
                 )
             except (httpx.TransportError, TimeoutError) as e:
                 detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -58,11 +64,12 @@ class WebhookSender:
                 if verdict is Verdict.FAILED:
                     return Result(False, attempt, detail, code)
             if attempt < self.max_attempts:
-                await self.sleep(
-                    backoff_delay(
-                        attempt, self.backoff_initial_s, self.backoff_max_s, retry_after, datetime.now(UTC)
-                    )
+                wait = backoff_delay(
+                    attempt, self.backoff_initial_s, self.backoff_max_s, retry_after, datetime.now(UTC)
                 )
+                if not deadline.allows(wait):
+                    return Result(False, attempt, f"{detail}; batch deadline reached", status)
+                await self.sleep(wait)
         return Result(False, self.max_attempts, f"{detail} after {self.max_attempts} attempts", status)
 
     async def _post_once(
