@@ -60,6 +60,7 @@ async def hang(stack: Stack, server: int, expect_down: list[str], load: Load) ->
     return during, len(load.accepted) - before
 
 
+@pytest.mark.timeout(900)  # a stack start and two 30 s outages, on a loaded 2-core machine
 async def test_broker_and_database_hang_for_30_s_under_load_and_nothing_accepted_is_lost(
     outage_stack: Stack,
 ) -> None:
