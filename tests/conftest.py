@@ -85,7 +85,7 @@ def stack(
     try:
         yield s
     finally:
-        s.stop()
+        s.stop(drain=False)  # the tests wait for what they need; nothing is kept after the session
 
 
 @pytest.fixture

@@ -113,6 +113,8 @@ def stack_up(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         nonlocal stopping
+        if stopping:  # a second Ctrl-C: stop without waiting for the stages to drain
+            stack.abandon_drain = True
         stopping = True
 
     signal.signal(signal.SIGINT, on_signal)
@@ -135,8 +137,15 @@ def stack_up(args: argparse.Namespace) -> int:
                 for line in stack.supervise():
                     print(line, flush=True)
     finally:
-        print("aduan: stopping ...", flush=True)
+        print(
+            "aduan: stopping: adapters first, then the stages once they have handled every record "
+            "(Ctrl-C again: stop without waiting) ...",
+            flush=True,
+        )
         stack.stop()
+        if stack.undrained:
+            left = ", ".join(f"{g}: {n if n >= 0 else '?'}" for g, n in sorted(stack.undrained.items()))
+            print(f"aduan: stopped before the stages drained; records not handled: {left}", file=sys.stderr)
         print("aduan: stopped", flush=True)
     return 0
 

@@ -28,6 +28,7 @@ from aduan_kit import embedded
 from aduan_kit.backoff import retry_delay
 from aduan_kit.embedded import ManagedProcess, StartError
 from aduan_kit.kafka import ensure_topics
+from aduan_kit.lag import group_lag
 from aduan_schemas.city import CityConfig, load_city
 from aduan_schemas.topics import TopicNames
 from aduan_sla_monitor.unit_keys import append_hash, key_hash, new_key, parse
@@ -83,6 +84,7 @@ class StackConfig:
     consumer_env: dict[str, str] = field(default_factory=lambda: dict(DEV_KAFKA_ENV))
     workers: dict[str, int] = field(default_factory=dict)  # service name -> processes (default 1)
     crash_backoff: CrashBackoff = field(default_factory=CrashBackoff)
+    drain_timeout_s: float = 120  # how long a stop waits for the stages to drain (then stops anyway)
 
 
 def parse_workers(text: str) -> dict[str, int]:
@@ -129,6 +131,8 @@ class Stack:
         self.logs_dir = config.data_dir / "logs"
         self._logs: list[IO[bytes]] = []
         self._secrets: dict[str, str] | None = None
+        self.undrained: dict[str, int] = {}  # lag per consumer group left by the last stop (empty: none)
+        self.abandon_drain = False  # set (e.g. by a second Ctrl-C) to stop without waiting any longer
 
     # -- start -------------------------------------------------------------------------------------
     @property
@@ -214,7 +218,7 @@ class Stack:
                 embedded.secantus(self.config.mongo_port, db_dir, self._log("secantusdb")).start()
             )
         for s in self.servers:
-            s.wait_port(timeout=30)
+            s.wait_port(timeout=60)  # SecantusDB took over 30 s to listen on a loaded 2-core machine
 
     def secrets(self) -> dict[str, str]:
         """Dev values for every required secret, kept in the data dir (0600) so they survive restarts.
@@ -380,7 +384,17 @@ class Stack:
                 self.restart(name, wait=False)
         return said
 
-    def stop(self) -> None:
+    def stop(self, drain: bool = True) -> None:
+        """An orderly stop: the ingest adapters first (they stop accepting; what they accepted and did
+        not publish yet stays in their durable outbox, published after the next start), then wait until
+        every consumer group of the stages has committed to the end of its topics (``drain``), then the
+        stages, then the broker and the database. So an in-memory broker holds nothing unhandled when it
+        stops. Gives up waiting after ``drain_timeout_s`` or when ``abandon_drain`` is set; what was
+        left is in ``undrained``."""
+        for svc in self.services.values():
+            if svc.spec.name.startswith("ingest-"):
+                svc.process.stop()
+        self.undrained = self.drain() if drain else {}
         for svc in self.services.values():
             svc.process.stop()
         for server in reversed(self.servers):
@@ -388,6 +402,40 @@ class Stack:
         for f in self._logs:
             f.close()
         self._logs.clear()
+
+    def consumer_groups(self) -> dict[str, list[str]]:
+        """The consumer groups of the running services and the topics each reads (``GET /consumers``)."""
+        groups: dict[str, list[str]] = {}
+        with httpx.Client(timeout=5) as client:
+            for svc in self.services.values():
+                if not svc.process.alive:
+                    continue
+                try:
+                    groups.update(client.get(f"{svc.url}/consumers").raise_for_status().json())
+                except httpx.HTTPError:
+                    continue  # not serving (yet): it has committed nothing it could lose
+        return groups
+
+    def drain(self) -> dict[str, int]:
+        """Wait until every consumer group has no lag, seen twice in a row (a stage's outputs reach the
+        next stage's topic before it commits). Returns the lag per group that was left: empty when
+        drained."""
+        groups = self.consumer_groups()
+        deadline = time.monotonic() + self.config.drain_timeout_s
+        clean = 0
+        lag: dict[str, int] = dict.fromkeys(groups, -1)
+        while groups and not self.abandon_drain:
+            try:
+                lag = asyncio.run(group_lag(self.kafka_bootstrap, groups))
+            except Exception:  # the broker is not answering: keep trying until the deadline
+                lag = dict.fromkeys(groups, -1)
+            clean = clean + 1 if not any(lag.values()) else 0
+            if clean == 2:
+                return {}
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        return {g: n for g, n in lag.items() if n} if groups else {}
 
     # -- describe ----------------------------------------------------------------------------------
     def table(self) -> str:

@@ -35,6 +35,8 @@ class Runtime:
     mongo: AsyncMongoClient[dict[str, Any]] | None = None
     # Set once the producer is connected (at once when the service waits for the broker to start).
     broker_connected: asyncio.Event = field(default_factory=asyncio.Event)
+    # Every consumer of this process, by group (a service that runs a worker of its own adds it).
+    workers: list[StreamWorker] = field(default_factory=list)
 
     @property
     def db(self) -> AsyncDatabase[dict[str, Any]]:
@@ -85,6 +87,7 @@ def build_service(
             worker = StreamWorker(
                 common, rt.group_id(), wiring.stage or name, wiring.subscriptions, rt.producer
             )
+            rt.workers.append(worker)
         tasks = [asyncio.create_task(t()) for t in wiring.tasks]
         if connecting is not None:
             tasks.append(connecting)
@@ -126,6 +129,14 @@ def build_service(
         return named
 
     app = service_app(name, lifespan, checks)
+
+    @app.get("/consumers", tags=["ops"])
+    async def consumers() -> dict[str, list[str]]:
+        """The consumer groups of this process and the topics each reads (the embedded stack's orderly
+        stop waits until each group has committed to the end of its topics)."""
+        rt: Runtime = app.state.runtime
+        return {w.group_id: sorted({s.topic for s in w.subscriptions}) for w in rt.workers}
+
     for r in routers:
         app.include_router(r)
     return app

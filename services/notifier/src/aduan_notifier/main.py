@@ -172,6 +172,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
             [Subscription(t, parse_raw, handle_batch=store_contacts) for t in topics.raw_all],
             rt.producer,
         )
+        rt.workers.append(contact_worker)
 
         # -- notifications ----------------------------------------------------------------------------
         def emit(event: Notified, d: Delivery, result: Outcome, attempts: int, detail: str | None) -> Emit:

@@ -1,3 +1,4 @@
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,10 +27,19 @@ class SlaMonitorSettings(ServiceSettings):
         "the scan to another after this",
     )
     scanner_enabled: bool = Field(default=True, description="Run the deadline scanner in this replica")
+    clock_offset_s: float = Field(
+        default=0.0,
+        description="Seconds added to the monitor's clock (deadline scans, detection and update times): "
+        "0 in production; a drill or test moves it to jump across a deadline",
+    )
     history_limit: int = Field(default=50, ge=1, le=1_000, description="Status updates kept per case")
     public_timezone: str = Field(
         default="Asia/Jakarta", description="IANA time zone of the dates the public API and status page show"
     )
+
+    def now(self) -> datetime:
+        """The monitor's "now": the one clock of its deadline decisions."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
 
     @field_validator("public_timezone")
     @classmethod

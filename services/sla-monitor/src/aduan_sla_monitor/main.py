@@ -4,7 +4,7 @@ into aduan.sla.events, and serve the cases over HTTP."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -94,7 +94,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 if f.reopen is not None:  # applied by the status consumer, like every update
                     out[i] = [Emit(topics.status, f.reopen)]
                     log.info("follow-up reopens its case", report_id=f.earlier_id, follow_up=report.report_id)
-            now = datetime.now(UTC)
+            now = settings.now()
             await store.link_follow_ups(links, now)
             await linked.link(duplicates, now)
             metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now))
@@ -108,7 +108,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     changes.append((i, status_change(update, city.skpd)))
                 except InvalidStatus as e:
                     out[i] = PermanentError(str(e))  # this update alone is dead-lettered
-            now = datetime.now(UTC)
+            now = settings.now()
             results = await store.apply_statuses([c for _, c in changes], now)
             await _judge_lateness(changes, out, now)
             for (_, change), (applied, created) in zip(changes, results, strict=True):
@@ -176,7 +176,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         async def on_duplicate(batch: list[tuple[DuplicateDecision, Received]]) -> BatchResult:
             """Operators' corrections, in order: a split report gets its own case and its unit a ticket."""
             out: BatchResult = [[] for _ in batch]
-            now = datetime.now(UTC)
+            now = settings.now()
             for i, (decision, _) in enumerate(batch):
                 if decision.action == DuplicateAction.SPLIT:
                     report = await linked.split(decision, now)
@@ -200,6 +200,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 settings.scan_interval_s,
                 settings.scan_batch,
                 count_interval_s=settings.open_count_interval_s,
+                clock=settings.now,
                 sla=city.sla,
                 lease=timedelta(seconds=settings.claim_lease_s),
             )
