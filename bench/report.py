@@ -238,6 +238,9 @@ def markdown(res: dict[str, Any]) -> str:
                 rows,
             )
         )
+    dedupe = s.get("dedupe")
+    if dedupe:
+        out += _dedupe(dedupe)
     soak = s.get("soak")
     if soak:
         out += [
@@ -269,6 +272,53 @@ def markdown(res: dict[str, Any]) -> str:
     if checks:
         out += ["", "## Targets", "", table(["target", "measured", "met"], checks)]
     return "\n".join(out) + "\n"
+
+
+def _dedupe(d: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        f"## Near-duplicate linking by roots in the store (batches of {d['batch']}, {d['probes']:,} reports)",
+        "",
+    ]
+    rows = [
+        [
+            r["roots"],
+            r["roots_loaded_per_report"],
+            r["link_wall_us_per_report"],
+            r["link_cpu_us_per_report"],
+            r["db_cpu_us_per_report"],
+            r["evidence_cpu_us_per_report"],
+            r["decide_cpu_us_per_report"],
+            r["fill_docs_per_s"],
+        ]
+        for r in d["levels"]
+    ]
+    out.append(
+        table(
+            [
+                "roots",
+                "roots read / report",
+                "link wall µs / report",
+                "link CPU µs",
+                "database CPU µs",
+                "pure: evidence µs",
+                "pure: decide µs",
+                "fill docs/s",
+            ],
+            rows,
+        )
+    )
+    day = d["at_1m_per_day"]
+    stats = d.get("coll_stats", {})
+    index = f", indexes {stats['totalIndexSize']:,} bytes" if stats.get("totalIndexSize") else ""
+    out.append(
+        f"\nState at 1 million reports/day ({day['basis']}; every report counted as a root, kept its "
+        f"category's keep_for, mean {d['mean_keep_days']} days): {day['documents']:,} documents, "
+        f"{day['bytes'] / 1e9:.1f} GB of BSON ({d['mean_bson_bytes']} bytes a root measured{index} at "
+        f"{stats.get('count', 0):,} roots); a lookup would read about {day['roots_per_report_lookup']:,} "
+        "roots per report."
+    )
+    return out
 
 
 def targets(res: dict[str, Any]) -> list[list[Any]]:

@@ -5,8 +5,8 @@
     .venv/bin/python -m bench.run --only soak             # memory over 10 minutes (make bench-soak)
 
 Scenarios (``--only``, comma-separated; default all but ``soak``): limit, bounds, sustained, sustained2
-(two workers per stage), intake, latency, sweep, soak. Each starts what it needs on free loopback ports
-in a temporary directory and stops it before the next begins. The report goes to stdout and to
+(two workers per stage), intake, latency, sweep, dedupe, soak. Each starts what it needs on free loopback
+ports in a temporary directory and stops it before the next begins. The report goes to stdout and to
 ``bench/results/<UTC time>.md`` and ``.json``.
 """
 
@@ -25,10 +25,10 @@ from typing import Any
 from aduan_kit.logs import configure_logging
 from bench import report
 from bench.harness import DEFAULT_BOUNDARIES, REPO
-from bench.scenarios import bounds, intake, latency, limit, soak, sustained, sweep
+from bench.scenarios import bounds, dedupe, intake, latency, limit, soak, sustained, sweep
 from bench.scenarios.common import Options
 
-SCENARIOS = ["limit", "bounds", "sustained", "sustained2", "intake", "latency", "sweep", "soak"]
+SCENARIOS = ["limit", "bounds", "sustained", "sustained2", "intake", "latency", "sweep", "dedupe", "soak"]
 DEFAULT = [s for s in SCENARIOS if s != "soak"]
 TWO_PER_STAGE = {"normalizer": 2, "router": 2, "sla-monitor": 2}
 
@@ -57,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--cases-max", type=int, default=100_000, help="sweep: skip levels above this (1M: 1000000)"
     )
+    ap.add_argument("--dedupe-roots", type=_ints, default=(2_000, 10_000), help="dedupe: root-store levels")
+    ap.add_argument("--dedupe-probes", type=int, default=200, help="dedupe: reports linked per level")
+    ap.add_argument("--dedupe-batch", type=int, default=10, help="dedupe: reports per batch")
     ap.add_argument("--soak-rate", type=int, default=500)
     ap.add_argument("--soak-duration", type=float, default=600)
     ap.add_argument(
@@ -99,6 +102,9 @@ def main() -> None:
         cases=tuple(c for c in args.cases if c <= args.cases_max),
         soak_rate=args.soak_rate,
         soak_duration_s=args.soak_duration,
+        dedupe_roots=args.dedupe_roots,
+        dedupe_probes=args.dedupe_probes,
+        dedupe_batch=args.dedupe_batch,
     )
     runs: dict[str, Callable[[], Any]] = {
         "limit": lambda: limit.run(opts, opts.boundaries),
@@ -108,6 +114,7 @@ def main() -> None:
         "intake": lambda: intake.run(opts),
         "latency": lambda: latency.run(opts),
         "sweep": lambda: sweep.run(opts),
+        "dedupe": lambda: dedupe.run(opts),
         "soak": lambda: soak.run(opts),
     }
     started = datetime.now(UTC)

@@ -12,70 +12,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes
 from aduan_kit.testing.samples import MONAS, raw_qlue
-from aduan_normalizer.config import NormalizerSettings
 from aduan_normalizer.main import build
-from aduan_schemas.events import (
-    NormalizedReport,
-    RawReport,
-    RawSms,
-    RawTwitter,
-    Reporter,
-    ReportStatus,
-    StatusUpdate,
-)
+from aduan_schemas.events import ReportStatus, StatusUpdate
 from aduan_schemas.ids import report_id
-
-KEY = SecretStr("service-test-pseudonym-key-0123")
-
-
-def _settings(common: CommonSettings, boundaries: Path) -> NormalizerSettings:
-    return NormalizerSettings(common=common, pseudonym_key=KEY, boundaries_path=boundaries)
-
-
-async def publish(common: CommonSettings, raw: RawReport) -> None:
-    topic = common.topics.raw(raw.channel)
-    await publish_bytes(common, topic, raw.model_dump_json().encode(), key=raw.channel_message_id.encode())
-
-
-def tree_qlue(at: datetime) -> RawReport:
-    return raw_qlue(
-        received_at=at,
-        text="Pohon besar tumbang menutup jalan, kendaraan tidak bisa lewat",
-        category_hint="Pohon",
-        location=MONAS,
-        address_text="Jl. Medan Merdeka Barat",
-    )
-
-
-def tree_tweet(at: datetime) -> RawReport:
-    return RawTwitter(
-        channel_message_id=f"tw-{at.timestamp()}",
-        received_at=at,
-        text="@dki pohon tumbang nutupin jl medan merdeka barat gambir, macet parah gak bisa lewat",
-        reporter=Reporter(handle="@warga"),
-    )
-
-
-def tree_sms(at: datetime) -> RawReport:
-    return RawSms(
-        channel_message_id=f"sms-{at.timestamp()}",
-        received_at=at,
-        text="Lapor pohon tumbang di Jl Medan Merdeka Barat Gambir menutup jalan",
-        reporter=Reporter(phone="+6281200000001"),
-    )
-
-
-async def normalized(common: CommonSettings, count: int) -> dict[str, NormalizedReport]:
-    records = await read_topic(common, common.topics.normalized, count)
-    reports = [NormalizedReport.model_validate_json(r.value) for r in records]
-    return {r.report_id: r for r in reports}
+from services.normalizer.tests.neardup_reports import (
+    normalized,
+    publish,
+    settings,
+    tree_qlue,
+    tree_sms,
+    tree_tweet,
+)
 
 
 async def test_copies_across_channels_out_of_order_and_a_restart_make_one_case(
@@ -91,7 +44,7 @@ async def test_copies_across_channels_out_of_order_and_a_restart_make_one_case(
     # Elsewhere on the same street, another problem: never linked to the tree.
     rubbish = raw_qlue(received_at=now, location=MONAS)
     await publish(common, first)
-    async with running(build(_settings(common, boundaries_path))):
+    async with running(build(settings(common, boundaries_path))):
         out = await normalized(common, 1)
     assert out[report_id(first)].duplicate_of is None
 
@@ -100,7 +53,7 @@ async def test_copies_across_channels_out_of_order_and_a_restart_make_one_case(
     await publish(common, tweet)
     await publish(common, sms)
     await publish(common, rubbish)
-    async with running(build(_settings(common, boundaries_path))):
+    async with running(build(settings(common, boundaries_path))):
         out = await normalized(common, 4)
     root = report_id(first)
     assert out[report_id(tweet)].duplicate_of == root, out[report_id(tweet)]
@@ -124,7 +77,7 @@ async def test_a_resolved_case_is_not_the_target_of_a_recurring_problem(
     first, again = tree_qlue(now - timedelta(hours=2)), tree_sms(now)
     root = report_id(first)
     await publish(common, first)
-    async with running(build(_settings(common, boundaries_path))):
+    async with running(build(settings(common, boundaries_path))):
         await normalized(common, 1)
         done = StatusUpdate(
             report_id=root, status=ReportStatus.RESOLVED, at=now - timedelta(hours=1), by="dpkp"

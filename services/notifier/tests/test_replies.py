@@ -22,6 +22,7 @@ from aduan_kit.testing.samples import normalized, raw_qlue
 from aduan_notifier.contacts import ContactStore, contact_document
 from aduan_notifier.main import build
 from aduan_schemas.events import (
+    DuplicateDecision,
     Notification,
     RawEmail,
     RawReport,
@@ -349,3 +350,92 @@ async def test_reporters_of_duplicates_are_told_when_the_case_moves(
     assert f"Laporan Anda ({dup_id}) sedang ditangani oleh Dinas Bina Marga." == xapi.posts[1]["text"]
     told = {n.recipient: n for n in notes}
     assert dup_routed.reporter is not None and told[dup_routed.reporter.pseudonym].channel == "twitter"
+
+
+def decision(rid: str, action: str, into: str | None = None) -> DuplicateDecision:
+    return DuplicateDecision(report_id=rid, action=action, into=into, at=datetime.now(UTC), by="operator-3")  # type: ignore[arg-type]
+
+
+async def test_duplicate_links_follow_an_operators_split_and_merge(
+    common: CommonSettings, receiver: Receiver, xapi: FakeX
+) -> None:
+    """Case A: a Qlue report with two X duplicates (tweets 7 and 8). Case B: another Qlue report with
+    one X duplicate (tweet 9). The operator splits tweet 7 off A and merges B into A; then the routed
+    report of tweet 7 is re-delivered, still linked to A. When A moves, its reporter, tweet 8's, B's and
+    tweet 9's are told, tweet 7's not; when tweet 7's own case moves, only its reporter is told.
+
+    Checked to fail: with ``on_decisions`` doing nothing, the test went red waiting for the decisions to
+    be recorded; with the ``decided_at`` guard dropped from ``CaseLinks.record_many``, the re-delivered
+    routed report linked tweet 7 to A again and its reporter heard of A's progress (red on the replies);
+    with the merge not moving the reports linked to B, tweet 9's reporter heard nothing of A (10 of the 11
+    citizen notifications)."""
+    t = common.topics
+    a, b = raw_qlue(reporter=QLUER), raw_qlue(reporter=QLUER)
+    split_off, stays, follows_b = tweet(7), tweet(8), tweet(9)
+    a_id, b_id, split_id = report_id(a), report_id(b), report_id(split_off)
+    for raw in (a, b):
+        await publish(common, t.raw("qlue"), raw)
+    for raw in (split_off, stays, follows_b):
+        await publish(common, t.raw("twitter"), raw)
+    split_routed = routed_for(split_off, duplicate_of=a_id)
+    await publish(
+        common,
+        t.routed,
+        routed_for(a),
+        split_routed,
+        routed_for(stays, duplicate_of=a_id),
+        routed_for(b),
+        routed_for(follows_b, duplicate_of=b_id),
+    )
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(common.mongodb_url.get_secret_value())
+    cases = client[common.mongodb_db]["notifier_cases"]
+    try:
+        async with running(build(settings(common, receiver, xapi=xapi))):
+            await eventually(lambda: len(receiver.to("/qlue")) == 2 and xapi.count() == 3)
+            await publish(common, t.duplicates, decision(split_id, "split"), decision(b_id, "merge", a_id))
+
+            async def decided() -> bool:
+                docs = {d["_id"]: d async for d in cases.find({"decided_at": {"$exists": True}})}
+                return {split_id, b_id} <= set(docs)
+
+            await eventually(decided)
+            before = await cases.find_one({"_id": split_id})
+            assert before is not None
+            await publish(common, t.routed, split_routed)  # re-delivered, with the link before the split
+
+            async def recorded_again() -> bool:
+                doc = await cases.find_one({"_id": split_id})
+                return doc is not None and doc["at"] > before["at"]
+
+            await eventually(recorded_again)
+            await publish(common, t.status, status(a_id, "in_progress"))
+            await publish(common, t.status, status(split_id, "in_progress"))
+            await find_events(
+                common,
+                t.notifications,
+                Notification,
+                lambda n: n.audience == "citizen",
+                11,
+                settle=1,  # 5 + 1 again + 4 + 1
+            )
+    finally:
+        await client.close()
+    told_of_a = sorted(c["report_id"] for c in qlue_calls(receiver) if c["status"] == "in_progress")
+    assert told_of_a == sorted([a_id, b_id])
+    replies = [(p["reply"]["in_reply_to_tweet_id"], p["text"]) for p in xapi.posts[3:]]
+    assert sorted(replies) == sorted(
+        [
+            (
+                stays.channel_message_id,
+                f"Laporan Anda ({report_id(stays)}) sedang ditangani oleh Dinas Bina Marga.",
+            ),
+            (
+                follows_b.channel_message_id,
+                f"Laporan Anda ({report_id(follows_b)}) sedang ditangani oleh Dinas Bina Marga.",
+            ),
+            (
+                split_off.channel_message_id,
+                f"Laporan Anda ({split_id}) sedang ditangani oleh Dinas Bina Marga.",
+            ),
+        ]
+    )

@@ -4,6 +4,11 @@ Status updates and SLA events name a report only; to tell its unit and its repor
 needs the unit the report was last routed to, the reporter's pseudonym (the recipient it publishes
 instead of a contact) and which reports are duplicates of it (their reporters are told too). No contact
 is kept here. ``_id`` = report id; the latest routing of a report wins; one ``bulk_write`` per batch.
+
+An operator's correction (``DuplicateDecision``) moves the link and marks it ``decided_at``: a split
+report is linked to nothing (its reporter hears of its own case only), a merged report to the case it
+joined, together with the reports that were linked to it (its case is closed into that one). A decided
+link is not overwritten by a routed report re-delivered later, which still carries the old link.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from aduan_kit.mongo import find_in
-from aduan_schemas.events import RoutedReport
+from aduan_schemas.events import DuplicateAction, DuplicateDecision, RoutedReport
 
 COLLECTION = "notifier_cases"
 RETENTION_INDEX = "notifier_cases_retention"
+ROUTED = {"skpd_code": {"$exists": True}}  # a decision may come before its report's routing
 
 
 @dataclass(frozen=True)
@@ -69,29 +75,43 @@ class CaseLinks:
     async def record_many(self, links: Sequence[CaseLink], now: datetime) -> None:
         if not links:
             return
-        ops = [
-            UpdateOne(
-                {"_id": x.report_id},
-                {
-                    "$set": {
-                        "skpd_code": x.skpd_code,
-                        "skpd_name": x.skpd_name,
-                        "pseudonym": x.pseudonym,
-                        "duplicate_of": x.duplicate_of,
-                        "at": now,
-                    }
-                },
-                upsert=True,
+        ops: list[UpdateOne] = []
+        for x in links:
+            fields = {"skpd_code": x.skpd_code, "skpd_name": x.skpd_name, "pseudonym": x.pseudonym, "at": now}
+            ops.append(UpdateOne({"_id": x.report_id}, {"$set": fields}, upsert=True))
+            # The link as routed, unless an operator has decided it since.
+            ops.append(
+                UpdateOne(
+                    {"_id": x.report_id, "decided_at": {"$exists": False}},
+                    {"$set": {"duplicate_of": x.duplicate_of}},
+                )
             )
-            for x in links
-        ]
         await self.coll.bulk_write(ops, ordered=True)
+
+    async def apply_decisions(self, decisions: Sequence[DuplicateDecision], now: datetime) -> None:
+        """Splits and merges, in their order, in one ordered bulk write."""
+        ops: list[UpdateOne | UpdateMany] = []
+        for d in decisions:
+            decided = {"decided_at": d.at, "at": now}
+            if d.action == DuplicateAction.SPLIT:
+                ops.append(
+                    UpdateOne({"_id": d.report_id}, {"$set": {"duplicate_of": None, **decided}}, upsert=True)
+                )
+                continue
+            ops.append(
+                UpdateMany({"duplicate_of": d.report_id}, {"$set": {"duplicate_of": d.into, **decided}})
+            )
+            ops.append(
+                UpdateOne({"_id": d.report_id}, {"$set": {"duplicate_of": d.into, **decided}}, upsert=True)
+            )
+        if ops:
+            await self.coll.bulk_write(ops, ordered=True)
 
     async def get_many(self, report_ids: Iterable[str]) -> dict[str, CaseLink]:
         wanted = list(dict.fromkeys(report_ids))
         if not wanted:
             return {}
-        return {str(d["_id"]): _link(d) async for d in find_in(self.coll, "_id", wanted)}
+        return {str(d["_id"]): _link(d) async for d in find_in(self.coll, "_id", wanted, **ROUTED)}
 
     async def duplicates_of(self, report_ids: Iterable[str]) -> dict[str, list[CaseLink]]:
         """The reports recorded as duplicates of each of ``report_ids``: one query."""
@@ -99,6 +119,6 @@ class CaseLinks:
         out: dict[str, list[CaseLink]] = {r: [] for r in wanted}
         if not wanted:
             return out
-        async for d in find_in(self.coll, "duplicate_of", wanted):
+        async for d in find_in(self.coll, "duplicate_of", wanted, **ROUTED):
             out[str(d["duplicate_of"])].append(_link(d))
         return out

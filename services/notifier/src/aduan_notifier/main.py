@@ -58,6 +58,7 @@ from aduan_notifier.targets import unit_email, webhook_url
 from aduan_notifier.templates import Templates, load_templates
 from aduan_notifier.triggers import SLA_KINDS, Ignored, Plan, plan, tolerant
 from aduan_schemas.events import (
+    DuplicateDecision,
     RawReport,
     ReportStatus,
     RoutedReport,
@@ -496,6 +497,11 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     log.exception("digest pass failed")
                 await asyncio.sleep(s.digest_check_s)
 
+        # -- operators' near-duplicate corrections: the links follow ----------------------------------
+        async def on_decisions(batch: list[tuple[DuplicateDecision, Received]]) -> BatchResult:
+            await links.apply_decisions([d for d, _ in batch], datetime.now(UTC))
+            return [[] for _ in batch]
+
         async def close() -> None:
             contact_worker.stop()
             await client.aclose()
@@ -513,6 +519,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     tolerant(SlaEvent, "kind", SLA_KINDS),
                     handle_batch=notify_batch,
                 ),
+                Subscription(topics.duplicates, parser_for(DuplicateDecision), handle_batch=on_decisions),
             ],
             stage="notify",
             tasks=[contact_worker.run, digest_loop],
