@@ -48,8 +48,9 @@ def announced_delays(said: list[str]) -> list[float]:
 
 @pytest.mark.timeout(600)
 def test_a_service_that_keeps_crashing_is_restarted_later_and_later(tmp_path: Path) -> None:
-    """Checked to fail: with `CrashBackoff.delay` returning 0 (restart at once, the former behaviour),
-    every announced delay is 0."""
+    """Checked to fail: with `CrashBackoff.delay` returning 0 (restart at once, the former behaviour), no
+    restart is ever scheduled for later, and the test fails after "crash 6 in a row" restarts, every one
+    at once."""
     stack = Stack(
         StackConfig(
             data_dir=tmp_path,
