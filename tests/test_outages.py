@@ -64,10 +64,14 @@ async def hang(stack: Stack, server: int, expect_down: list[str], load: Load) ->
 async def test_broker_and_database_hang_for_30_s_under_load_and_nothing_accepted_is_lost(
     outage_stack: Stack,
 ) -> None:
-    """Checked to fail: with the SLA monitor's routed-report handler swallowing database errors (a
-    ``try/except Exception: return out`` around ``apply_routed_batch``, so the batch counts as done and
-    its offsets are committed), the cases of the reports routed during the database outage were never
-    stored: the committed-offset check and the every-accepted-is-a-case check both went red."""
+    """Checked to fail: with the stream worker treating a transient (database) error as done, i.e.
+    ``return`` instead of retrying after the back-off in ``StreamWorker._handle`` and in the delivery
+    re-drive of ``_process_fetch`` (the error is swallowed and the fetch committed), the normalizer
+    committed raw reports it could not handle during the database outage: they never became cases and
+    the test went red ("condition not met within 180 s"). Either half alone stayed green (the other
+    path retries the fetch), and so did a bug in the SLA monitor alone (``apply_routed_batch`` errors
+    swallowed): while the database hangs the normalizer upstream stalls first, so no routed report
+    reaches the monitor until the database is back."""
     stack = outage_stack
     common = common_of(stack)
     pids = {n: stack.services[n].process.proc.pid for n in SERVICES}
