@@ -40,7 +40,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from aduan_kit import cloudevents, metrics
+from aduan_kit import cloudevents
+from aduan_kit import ingest_metrics as metrics
 from aduan_kit.cityarea import CityBox, bbox_of_geojson, location_flag, parse_bbox
 from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit

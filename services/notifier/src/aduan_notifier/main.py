@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import httpx
 from fastapi import FastAPI
 
-from aduan_kit import cloudevents, metrics
+from aduan_kit import cloudevents
 from aduan_kit.http import flag
 from aduan_kit.kafka import (
     BatchResult,
@@ -37,7 +37,7 @@ from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_kit.signing import sign
 from aduan_notifier import digest as digests
-from aduan_notifier import outbound
+from aduan_notifier import metrics, outbound
 from aduan_notifier.config import NotifierSettings
 from aduan_notifier.contacts import Contact, ContactStore, contact_document
 from aduan_notifier.delivery import (

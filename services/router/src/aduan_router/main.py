@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from aduan_kit import metrics
 from aduan_kit.kafka import Emit, Received, Subscription, parser_for
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
+from aduan_router import metrics
 from aduan_router.active import ActiveCity
 from aduan_router.api import Operator, operator_routes
 from aduan_router.config import RouterSettings

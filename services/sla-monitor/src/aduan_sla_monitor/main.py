@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
-from aduan_kit import metrics
 from aduan_kit.kafka import BatchResult, Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, DuplicateAction, DuplicateDecision, RoutedReport, StatusUpdate
+from aduan_sla_monitor import metrics
 from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.duplicate_store import DuplicateLinks

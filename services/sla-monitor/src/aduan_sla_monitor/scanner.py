@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aduan_kit import metrics
 from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_schemas.city import SkpdRegistry, SlaPolicies, SlaPolicy
 from aduan_sla import policy_named
+from aduan_sla_monitor import metrics
 from aduan_sla_monitor.deadlines import Alarm, CaseClock, alarm_event, late_breaches, plan
 from aduan_sla_monitor.escalation import ladder
 from aduan_sla_monitor.store import NEXT_ALARM, CaseStore, Replan
