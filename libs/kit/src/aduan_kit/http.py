@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from aduan_kit.metrics import HTTP_REQUEST_SECONDS
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 MAX_BODY_BYTES = 1_000_000
@@ -22,6 +25,21 @@ def service_app(
 ) -> FastAPI:
     """A FastAPI app with the standard endpoints. ``checks(app)`` names the readiness checks."""
     app = FastAPI(title=f"aduan {name}", lifespan=lifespan)
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            # The route's template (never the path itself: it may hold a report id), so labels stay bounded.
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            HTTP_REQUEST_SECONDS.labels(request.method, route, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Created at zero when an adapter starts, so the first report of each outcome counts in increase().
+COUNTED_OUTCOMES = ("accepted", "duplicate", "unauthorized", "invalid", "too_large", "outbox_full")
+
 INGEST_REQUESTS = Counter(
     "aduan_ingest_requests_total", "Reports offered to an ingest adapter", ["channel", "outcome"]
 )

@@ -13,11 +13,17 @@ from prometheus_client.metrics import MetricWrapperBase
 # No ``<name>_created`` series: nothing reads them, and they would double the series of every counter.
 disable_created_metrics()
 
+# End-to-end latencies (intake to SKPD topic, intake to case stored): seconds to an hour and beyond.
+END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600)
+
 # Stream plumbing (every consuming service).
 EVENTS_CONSUMED = Counter("aduan_events_consumed_total", "Records read from Kafka", ["topic"])
 EVENTS_PRODUCED = Counter("aduan_events_produced_total", "Records written to Kafka", ["topic"])
+# reason: the exception class (a bounded set fixed by the code), never the error's text.
 EVENTS_DEAD_LETTERED = Counter(
-    "aduan_events_dead_lettered_total", "Records sent to the dead-letter topic", ["stage", "error"]
+    "aduan_events_dead_lettered_total",
+    "Records sent to the dead-letter topic, by stage, source topic and reason class",
+    ["stage", "topic", "reason"],
 )
 HANDLER_RETRIES = Counter(
     "aduan_handler_retries_total", "Retries of a record after a transient failure", ["stage"]
@@ -34,7 +40,25 @@ BATCH_RECORDS = Histogram(
     ["stage"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
 )
-CONSUMER_LAG = Gauge("aduan_consumer_lag", "Records behind the end of each partition", ["topic", "partition"])
+QUEUE_WAIT_SECONDS = Histogram(
+    "aduan_queue_wait_seconds",
+    "From a record's broker timestamp to the start of its handling (time spent waiting in the topic)",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600),
+)
+# Refreshed by a task of its own every few seconds (end offsets minus committed), so it keeps growing
+# while a stalled handler fetches nothing.
+CONSUMER_LAG = Gauge(
+    "aduan_consumer_lag",
+    "Records behind the end of each partition (end offset - committed)",
+    ["topic", "partition"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "aduan_http_request_seconds",
+    "HTTP requests served, by method, route template and status class (2xx, 4xx, 5xx)",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 def preinit(family: MetricWrapperBase, label_sets: Iterable[Sequence[str]]) -> None:

@@ -174,7 +174,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
 
         # -- notifications ----------------------------------------------------------------------------
         def emit(event: Notified, d: Delivery, result: Outcome, attempts: int, detail: str | None) -> Emit:
-            metrics.NOTIFICATIONS.labels(event.EVENT_TYPE, result).inc()
+            metrics.count(event.EVENT_TYPE, d.audience, d.channel, result, attempts)
             note = notification(
                 event,
                 d.recipient,
@@ -481,7 +481,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     )
                     for e in items
                 ]
-                metrics.NOTIFICATIONS.labels(SlaEvent.EVENT_TYPE, result).inc(len(notes))
+                metrics.count(SlaEvent.EVENT_TYPE, "unit", "email", result, attempts, len(notes))
                 await asyncio.gather(*await rt.producer.send_all(notes))
                 await digest_log.mark_done(unit, slot)
 

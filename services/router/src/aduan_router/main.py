@@ -44,7 +44,11 @@ def build(settings: RouterSettings, *, route_fn: RouteFn = route) -> FastAPI:
             # A re-delivered report whose triage an operator already decided keeps that decision.
             routed = await op.store.hold(routed, now) or routed
         unit = city.skpd.by_code.get(routed.skpd_code)
-        metrics.REPORTS_ROUTED.labels(unit.level.value if unit else "unknown", routed.routing.rule).inc()
+        level = unit.level.value if unit else "unknown"
+        metrics.REPORTS_ROUTED.labels(level, routed.routing.rule).inc()
+        if not routed.needs_triage:  # on the unit's topic now (a triaged report waits for an operator)
+            waited = (datetime.now(UTC) - report.received_at).total_seconds()
+            metrics.INTAKE_TO_SKPD_SECONDS.labels(level).observe(max(waited, 0.0))
         return emits_for(routed, topics)
 
     async def handle_reroute(request: RerouteRequest, _: Received) -> Sequence[Emit]:
