@@ -71,6 +71,17 @@ def exporters() -> dict[str, set[str]]:
     return out
 
 
+def label_names() -> dict[str, tuple[str, ...]]:
+    """Family name -> the label names it declares (Prometheus adds job, service and instance)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for service in service_packages():
+        for name in modules_of(service):
+            for obj in vars(importlib.import_module(name)).values():
+                if isinstance(obj, MetricWrapperBase):
+                    out[obj.describe()[0].name] = tuple(obj._labelnames)
+    return out
+
+
 def series_names(families: dict[str, str]) -> set[str]:
     """Series names the families expose: counters as <name>_total, histograms as _bucket etc."""
     names: set[str] = set()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.metric_families import all_families, series_names
+from tests.metric_families import all_families, exporters, label_names, series_names
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -335,6 +335,57 @@ def test_every_alert_has_a_unit_test() -> None:
         if case.get("exp_alerts")
     }
     assert alerts <= tested, f"alerts never seen firing in {RULE_TESTS.name}: {sorted(alerts - tested)}"
+
+
+def readme_anchors() -> set[str]:
+    """GitHub's anchors of the README's headings (lower case, spaces to dashes, punctuation dropped)."""
+    anchors, fenced = set(), False
+    for line in (REPO / "README.md").read_text().splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_alert_has_a_runbook_in_the_readme() -> None:
+    """Checked to fail: with the heading of AduanServiceDown's runbook renamed, this named it."""
+    anchors = readme_anchors()
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            runbook = rule["annotations"].get("runbook", "")
+            doc, _, anchor = runbook.partition("#")
+            assert doc == "README.md" and anchor in anchors, f"{rule['alert']}: runbook {runbook!r}"
+
+
+def _series_family(selector: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = selector.partition("{")
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    for suffix in ("_total", "_bucket", "_count", "_sum"):
+        if name.endswith(suffix) and name.removesuffix(suffix) in all_families():
+            return name.removesuffix(suffix), labels
+    return name, labels
+
+
+def test_rule_tests_feed_series_as_the_services_export_them() -> None:
+    """Input series come only from services that export their family; a family without labels (one
+    sample on every exporter, like the GPS gauge) is fed from every exporter.
+
+    Checked to fail: with a router series of ``aduan_geocoding_gps_enabled`` added to the GPS test
+    (what one shared registry exported), this named it."""
+    owners, families = exporters(), all_families()
+    for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        fed: dict[str, set[str]] = {}
+        for series in test["input_series"]:
+            family, labels = _series_family(series["series"])
+            if family in BUILTIN_METRICS:
+                continue
+            assert family in families, f"{test['name']}: {family} is declared by no service"
+            assert labels.get("service") in owners[family], f"{test['name']}: {series['series']}"
+            fed.setdefault(family, set()).add(labels["service"])
+        for family, services in fed.items():
+            if not label_names()[family]:
+                assert services == owners[family], f"{test['name']}: {family} from {sorted(services)}"
 
 
 # --- (d) syntax ----------------------------------------------------------------------------------

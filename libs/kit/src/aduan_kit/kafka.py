@@ -300,6 +300,10 @@ class StreamWorker:
         self._by_topic = {s.topic: s for s in self.subscriptions}
         metrics.preinit(metrics.EVENTS_CONSUMED, [(t,) for t in self._by_topic])
         metrics.preinit(metrics.HANDLER_RETRIES, [(self.stage,)])
+        reasons = metrics.DEAD_LETTER_REASONS
+        metrics.preinit(
+            metrics.EVENTS_DEAD_LETTERED, [(self.stage, t, r) for t in self._by_topic for r in reasons]
+        )
         if self.max_records is None:
             self.max_records = self.common.kafka_batch_max_records
 
@@ -506,7 +510,10 @@ class StreamWorker:
         self, rec: ConsumerRecord[Any, Any], stage: str, error: BaseException
     ) -> asyncio.Future[Any]:
         letter = _dead_letter(rec, stage, error)
-        metrics.EVENTS_DEAD_LETTERED.labels(self.stage, rec.topic, type(error).__name__).inc()
+        reason = (
+            "invalid" if stage == "parse" else "rejected" if isinstance(error, PermanentError) else "failed"
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(self.stage, rec.topic, reason).inc()
         log.warning(
             "dead-lettered",
             topic=rec.topic,

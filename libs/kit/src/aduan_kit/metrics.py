@@ -19,7 +19,10 @@ END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 360
 # Stream plumbing (every consuming service).
 EVENTS_CONSUMED = Counter("aduan_events_consumed_total", "Records read from Kafka", ["topic"])
 EVENTS_PRODUCED = Counter("aduan_events_produced_total", "Records written to Kafka", ["topic"])
-# reason: the exception class (a bounded set fixed by the code), never the error's text.
+# reason, a fixed set: invalid (the record could not be parsed), rejected (the handler refused it:
+# PermanentError), failed (any other error, max_attempts times). The exception and its text are in the
+# dead letter itself and the log line, never in a label.
+DEAD_LETTER_REASONS = ("invalid", "rejected", "failed")
 EVENTS_DEAD_LETTERED = Counter(
     "aduan_events_dead_lettered_total",
     "Records sent to the dead-letter topic, by stage, source topic and reason class",
