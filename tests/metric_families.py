@@ -6,6 +6,7 @@ dashboards against these, and the stack tests check each service's ``/metrics`` 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -78,7 +79,7 @@ def label_names() -> dict[str, tuple[str, ...]]:
         for name in modules_of(service):
             for obj in vars(importlib.import_module(name)).values():
                 if isinstance(obj, MetricWrapperBase):
-                    out[obj.describe()[0].name] = tuple(obj._labelnames)
+                    out[next(iter(obj.describe())).name] = tuple(obj._labelnames)
     return out
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +29,12 @@ import httpx
 import pytest
 import yaml
 
-from aduan_cli.stack import DEMO_UNIT_KEY_ENV, Stack
+from aduan_cli.stack import Stack
 from aduan_kit.embedded import free_port
 from aduan_kit.signing import sign
 from aduan_kit.testing.kafka import eventually, publish_bytes
 from aduan_kit.testing.receiver import webhook_receiver
+from aduan_schemas.city import load_city
 from tests.conftest import common_for, running_stack
 from tests.test_end_to_end import post_qlue, qlue_payload, routed_for
 from tests.test_observability import RULES, dashboard_expressions, rule_expressions
@@ -89,12 +92,25 @@ def prometheus(proof_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not _ready(base):
+            assert proc.poll() is None, f"prometheus exited: {(work / 'prometheus.log').read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "prometheus not ready within 60 s"
+            time.sleep(0.2)
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def query(base: str, expr: str) -> list[dict[str, Any]]:
@@ -123,10 +139,10 @@ def shown(result: list[dict[str, Any]]) -> str:
     )
 
 
-def post_sms(stack: Stack, text: str) -> httpx.Response:
+def post_sms(stack: Stack, msg_id: str, text: str) -> httpx.Response:
     body = json.dumps(
         {
-            "id": f"gw-{uuid.uuid4().hex[:8]}",
+            "id": msg_id,
             "from": "081234567890",
             "to": "1708",
             "text": text,
@@ -146,7 +162,7 @@ def post_status(stack: Stack, report_id: str, status: str, **extra: Any) -> None
     r = httpx.post(
         f"{stack.services['sla-monitor'].url}/v1/cases/{report_id}/status",
         json=body,
-        headers={"Authorization": f"Bearer {stack.secrets()[DEMO_UNIT_KEY_ENV]}"},
+        headers={"Authorization": f"Bearer {stack.demo_unit_key(load_city(stack.config.city_dir))}"},
         timeout=15,
     )
     assert r.status_code == 202, r.text
@@ -175,7 +191,8 @@ async def test_every_panel_and_alert_agrees_with_the_workload(proof_stack: Stack
     other = qlue_payload(description="Sampah menumpuk di depan halte, bau sekali")
     for payload in (monas, late, other):
         assert post_qlue(stack, payload).status_code == 202
-    assert post_sms(stack, "Lampu jalan mati di Jl. Medan Merdeka Barat, Gambir").status_code == 202
+    sms_id = f"gw-{uuid.uuid4().hex[:8]}"
+    assert post_sms(stack, sms_id, "Lampu jalan mati di Jl. Medan Merdeka Barat, Gambir").status_code == 202
     assert post_qlue(stack, qlue_payload(), signed=False).status_code == 401
     await publish_bytes(common, common.topics.raw("qlue"), b"\x00not json at all", key=b"garbage-1")
 
@@ -187,6 +204,11 @@ async def test_every_panel_and_alert_agrees_with_the_workload(proof_stack: Stack
     post_status(stack, routed.report_id, "in_progress")
     await eventually(lambda: httpx.get(case_url).json()["status"] == "in_progress")
     post_status(stack, routed.report_id, "resolved", evidence=["https://example.org/sesudah.jpg"])
+    resolved_after = (datetime.now(UTC) - routed.received_at).total_seconds()
+    # The two reports left open and on time: their units as the router chose them.
+    units_on_time = [
+        (await routed_for(common, msg_id, timeout=60)).skpd_code for msg_id in (other["id"], sms_id)
+    ]
 
     # Wait until Prometheus has seen the whole workload.
     async def settled() -> bool:
@@ -243,8 +265,12 @@ async def test_every_panel_and_alert_agrees_with_the_workload(proof_stack: Stack
     assert one("Open cases") == 3
     assert one("Open cases past a deadline") == 1
     open_by_unit = by(panel("Open cases by unit and SLA state"), "skpd_code", "sla_state")
-    assert open_by_unit[("dbm-3171", "respond_overdue")] == 1
-    assert open_by_unit[("dlh-3171", "on_time")] == 1  # the other Monas report; the first is resolved
+    expected_open = Counter([(u, "on_time") for u in units_on_time] + [("dbm-3171", "respond_overdue")])
+    assert {k: v for k, v in open_by_unit.items() if v} == dict(expected_open)
+    assert one("Answered within 6 h (24 h)") == 1
+    assert {k: v for k, v in by(panel("Time to resolve, mean by unit (24 h)"), "skpd_code").items()} == {
+        ("dlh-3171",): pytest.approx(resolved_after, abs=2)
+    }
     assert by(panel("Status updates by status (24 h)"), "status") == {("in_progress",): 1, ("resolved",): 1}
     assert one("Cases stored (24 h)") == 4
     assert one("Services up") == services

@@ -182,7 +182,7 @@ async def test_past_deadlines_produce_each_breach_and_step_once(
         *(r.decode().split(":", 2)[2] for r in {dict(r.headers)["ce_id"] for r in records}),
     }
     assert "breaches" not in answered_case
-    unit = 'skpd_code="kel-3171011001",kota="Jakarta Pusat",level="kelurahan"'
+    unit = 'kota="Jakarta Pusat",level="kelurahan",skpd_code="kel-3171011001"'  # labels sorted by name
     assert f'aduan_sla_alarms_total{{kind="respond_breached",{unit}}}' in metrics_text
     assert f'aduan_sla_alarms_total{{kind="respond_escalated",{unit}}}' in metrics_text
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aduan_kit.metrics import HTTP_REQUEST_SECONDS
@@ -24,7 +25,18 @@ def service_app(
     checks: Callable[[FastAPI], dict[str, ReadyCheck]],
 ) -> FastAPI:
     """A FastAPI app with the standard endpoints. ``checks(app)`` names the readiness checks."""
-    app = FastAPI(title=f"aduan {name}", lifespan=lifespan)
+
+    @asynccontextmanager
+    async def with_routes(app: FastAPI) -> AsyncIterator[None]:
+        # Every route's 2xx series at zero from the start (routers are added after this function).
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                for method in route.methods or ():
+                    HTTP_REQUEST_SECONDS.labels(method, route.path, "2xx")
+        async with lifespan(app):
+            yield
+
+    app = FastAPI(title=f"aduan {name}", lifespan=with_routes)
 
     @app.middleware("http")
     async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

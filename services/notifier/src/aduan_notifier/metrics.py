@@ -11,6 +11,7 @@ from prometheus_client import Counter, Histogram
 
 from aduan_kit.metrics import preinit
 from aduan_notifier.delivery import Audience, Channel, Outcome
+from aduan_schemas.events import RoutedReport
 
 NOTIFICATIONS = Counter(
     "aduan_notifications_total",
@@ -24,7 +25,7 @@ NOTIFICATION_ATTEMPTS = Histogram(
     buckets=(1, 2, 3, 4, 5, 6, 8, 10),
 )
 # Every unit-facing outcome of a routed report exists from the start: its first failure counts.
-preinit(NOTIFICATIONS, [("routed", "unit", "webhook", o) for o in get_args(Outcome)])
+preinit(NOTIFICATIONS, [(RoutedReport.EVENT_TYPE, "unit", "webhook", o) for o in get_args(Outcome)])
 
 
 def count(
