@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,20 +51,22 @@ def skpd_inbox() -> Iterator[Receiver]:
         yield r
 
 
-@pytest.fixture(scope="session")
-def stack(
+@contextlib.contextmanager
+def running_stack(
     kafka_bootstrap: str,
     mongodb_url: str,
-    boundaries_path: Path,
-    skpd_inbox: Receiver,
-    tmp_path_factory: pytest.TempPathFactory,
+    boundaries: Path,
+    inbox: Receiver,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
+    """Every service as a process on free ports, on a topic prefix and database of its own."""
     tag = uuid.uuid4().hex[:8]
     s = Stack(
         StackConfig(
-            data_dir=tmp_path_factory.mktemp("stack"),
+            data_dir=data_dir,
             city_dir=CITY_DIR,
-            boundaries=boundaries_path,
+            boundaries=boundaries,
             kafka_bootstrap=kafka_bootstrap,
             mongodb_url=mongodb_url,
             mongodb_db=f"e2e_{tag}",
@@ -72,11 +75,12 @@ def stack(
             ready_timeout_s=180,  # nine services joining their groups on a loaded machine
             consumer_env={f"ADUAN_KAFKA_{k.upper()}": str(v) for k, v in consumer_timings().items()},
             extra_env={
-                "ADUAN_NOTIFIER_WEBHOOK_URL_TEMPLATE": skpd_inbox.url + "/skpd/{skpd_code}",
+                "ADUAN_NOTIFIER_WEBHOOK_URL_TEMPLATE": inbox.url + "/skpd/{skpd_code}",
                 "ADUAN_SLA_MONITOR_SCAN_INTERVAL_S": "0.2",
                 # These tests count one case per report sent; their generated reports are alike enough
                 # to be merged as near-duplicates (tested in the normalizer's own tests).
                 "ADUAN_NORMALIZER_NEAR_DUPLICATES": "false",
+                **(extra_env or {}),
             },
         )
     )
@@ -88,9 +92,21 @@ def stack(
         s.stop(drain=False)  # the tests wait for what they need; nothing is kept after the session
 
 
-@pytest.fixture
-def stack_common(stack: Stack) -> CommonSettings:
-    """Settings that point test helpers at the stack's broker, database and topics."""
+@pytest.fixture(scope="session")
+def stack(
+    kafka_bootstrap: str,
+    mongodb_url: str,
+    boundaries_path: Path,
+    skpd_inbox: Receiver,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack")
+    with running_stack(kafka_bootstrap, mongodb_url, boundaries_path, skpd_inbox, data_dir) as s:
+        yield s
+
+
+def common_for(stack: Stack) -> CommonSettings:
+    """Settings that point test helpers at a stack's broker, database and topics."""
     return CommonSettings(
         kafka_bootstrap=stack.kafka_bootstrap,
         mongodb_url=stack.mongodb_url,  # type: ignore[arg-type]
@@ -98,3 +114,8 @@ def stack_common(stack: Stack) -> CommonSettings:
         topic_prefix=stack.config.topic_prefix,
         city_dir=CITY_DIR,
     )
+
+
+@pytest.fixture
+def stack_common(stack: Stack) -> CommonSettings:
+    return common_for(stack)

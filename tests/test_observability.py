@@ -1,7 +1,8 @@
 """Deployment files: metric names, service lists, Prometheus rules and YAML syntax (no servers needed).
 
-- Every PromQL expression of the alert rules and the Grafana dashboard uses only metric names declared
-  in ``aduan_kit.metrics`` (plus Prometheus' own ``up``), and is valid PromQL (checked by promtool).
+- Every PromQL expression of the alert rules and the Grafana dashboards uses only metric names some
+  service declares (``tests/metric_families.py``), plus Prometheus' own ``up``, and is valid PromQL
+  (checked by promtool).
 - The compose file, the Helm values and the Prometheus scrape configuration list exactly the services
   that exist under ``services/``, on the same ports.
 - ``promtool check rules`` and ``promtool test rules`` pass (Debian package ``prometheus``).
@@ -20,9 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.metrics import MetricWrapperBase
 
-from aduan_kit import metrics
+from tests.metric_families import all_families, exporters, label_names, series_names
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -46,24 +46,6 @@ DEV_ONLY_SETTINGS = (
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def declared_series_names() -> set[str]:
-    """Series names the declared metrics expose: counters as <name>_total, histograms as _bucket etc."""
-    names: set[str] = set()
-    for obj in vars(metrics).values():
-        if not isinstance(obj, MetricWrapperBase):
-            continue
-        for family in obj.describe():
-            if family.type == "counter":
-                names.add(f"{family.name}_total")
-            elif family.type == "histogram":
-                names |= {f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count")}
-            elif family.type == "summary":
-                names |= {family.name, f"{family.name}_sum", f"{family.name}_count"}
-            else:
-                names.add(family.name)
-    return names
 
 
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
@@ -200,14 +182,14 @@ def test_extractor_finds_metric_names_only() -> None:
 
 
 def test_declared_names_follow_prometheus_conventions() -> None:
-    names = declared_series_names()
+    names = series_names(all_families())
     assert "aduan_events_dead_lettered_total" in names
     assert "aduan_handle_seconds_bucket" in names
     assert "aduan_handle_seconds" not in names  # a histogram is only queried through its series
 
 
 def test_rules_and_dashboard_use_only_declared_metrics() -> None:
-    allowed = declared_series_names() | BUILTIN_METRICS
+    allowed = series_names(all_families()) | BUILTIN_METRICS
     expressions = rule_expressions() + dashboard_expressions()
     assert len(rule_expressions()) >= 5 and len(dashboard_expressions()) >= 10
     undeclared = []
@@ -215,7 +197,7 @@ def test_rules_and_dashboard_use_only_declared_metrics() -> None:
         used = metric_names(expr)
         assert used, f"{where}: no metric found in {expr!r}"
         undeclared += [f"{where}: {name}" for name in sorted(used - allowed)]
-    assert not undeclared, "metrics not declared in aduan_kit/metrics.py:\n" + "\n".join(undeclared)
+    assert not undeclared, "metrics no service declares:\n" + "\n".join(undeclared)
 
 
 def test_dashboard_expressions_are_valid_promql(tmp_path: Path) -> None:
@@ -353,6 +335,57 @@ def test_every_alert_has_a_unit_test() -> None:
         if case.get("exp_alerts")
     }
     assert alerts <= tested, f"alerts never seen firing in {RULE_TESTS.name}: {sorted(alerts - tested)}"
+
+
+def readme_anchors() -> set[str]:
+    """GitHub's anchors of the README's headings (lower case, spaces to dashes, punctuation dropped)."""
+    anchors, fenced = set(), False
+    for line in (REPO / "README.md").read_text().splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_alert_has_a_runbook_in_the_readme() -> None:
+    """Checked to fail: with the heading of AduanServiceDown's runbook renamed, this named it."""
+    anchors = readme_anchors()
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            runbook = rule["annotations"].get("runbook", "")
+            doc, _, anchor = runbook.partition("#")
+            assert doc == "README.md" and anchor in anchors, f"{rule['alert']}: runbook {runbook!r}"
+
+
+def _series_family(selector: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = selector.partition("{")
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    for suffix in ("_total", "_bucket", "_count", "_sum"):
+        if name.endswith(suffix) and name.removesuffix(suffix) in all_families():
+            return name.removesuffix(suffix), labels
+    return name, labels
+
+
+def test_rule_tests_feed_series_as_the_services_export_them() -> None:
+    """Input series come only from services that export their family; a family without labels (one
+    sample on every exporter, like the GPS gauge) is fed from every exporter.
+
+    Checked to fail: with a router series of ``aduan_geocoding_gps_enabled`` added to the GPS test
+    (what one shared registry exported), this named it."""
+    owners, families = exporters(), all_families()
+    for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        fed: dict[str, set[str]] = {}
+        for series in test["input_series"]:
+            family, labels = _series_family(series["series"])
+            if family in BUILTIN_METRICS:
+                continue
+            assert family in families, f"{test['name']}: {family} is declared by no service"
+            assert labels.get("service") in owners[family], f"{test['name']}: {series['series']}"
+            fed.setdefault(family, set()).add(labels["service"])
+        for family, services in fed.items():
+            if not label_names()[family]:
+                assert services == owners[family], f"{test['name']}: {family} from {sorted(services)}"
 
 
 # --- (d) syntax ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The consume -> handle -> produce -> commit loop against the real broker: retries, dead letters, commits."""
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +11,9 @@ from aduan_kit.kafka import (
     TransientError,
     parser_for,
 )
+from aduan_kit.metrics import CONSUMER_LAG
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, find_events, publish_bytes
+from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes
 from aduan_kit.testing.samples import normalized
 from aduan_kit.testing.worker import run_worker as run_subscription
 from aduan_schemas.events import DeadLetter, NormalizedReport
@@ -103,3 +105,31 @@ async def test_offsets_are_committed_after_the_work_so_a_restart_does_not_redo_i
     await publish(common, second)
     await run_worker(common, handler, lambda: routed(second))  # same group: resumes after `first`
     assert handled == [first.report_id, second.report_id]
+
+
+def lag_of(topic: str) -> float:
+    (family,) = CONSUMER_LAG.collect()
+    return sum(s.value for s in family.samples if s.labels["topic"] == topic)
+
+
+async def test_consumer_lag_keeps_rising_while_the_handler_is_stuck(common: CommonSettings) -> None:
+    """The lag comes from a task of its own (end offsets minus committed), not from the fetch loop.
+
+    Checked to fail: without that task (the lag set only after a committed fetch, as before), the
+    gauge stayed at 0 while the handler was stuck and this timed out."""
+    await create_all_topics(common)
+    topic = common.topics.normalized
+    release = asyncio.Event()
+
+    async def stuck(ev: NormalizedReport, _: Received) -> Sequence[Emit]:
+        await release.wait()
+        return []
+
+    async def lag_rises() -> None:
+        await publish(common, normalized())
+        await eventually(lambda: lag_of(topic) == 1, timeout=20)
+        await publish(common, normalized(), normalized())
+        await eventually(lambda: lag_of(topic) == 3, timeout=20)  # the handler still holds the first
+        release.set()
+
+    await run_worker(common, stuck, lag_rises)

@@ -138,7 +138,8 @@ async def test_breach_goes_to_the_parent_unit_or_the_unit_itself(
     assert SlaEvent.model_validate_json(to_parent.body).report_id == "rpt-a"
     assert to_parent.headers["ce-id"] == "sla:rpt-a:respond_breached"
     assert len(receiver.to("/skpd/kel-3171011001")) == 1
-    assert 'aduan_notifications_total{about="aduan.sla.breached.v1",outcome="delivered"}' in metrics_text
+    labels = 'about="aduan.sla.breached.v1",audience="unit",channel="webhook",outcome="delivered"'
+    assert f"aduan_notifications_total{{{labels}}}" in metrics_text
 
 
 async def test_no_webhook_configured_is_skipped(common: CommonSettings, receiver: Receiver) -> None:

@@ -182,7 +182,9 @@ async def test_past_deadlines_produce_each_breach_and_step_once(
         *(r.decode().split(":", 2)[2] for r in {dict(r.headers)["ce_id"] for r in records}),
     }
     assert "breaches" not in answered_case
-    assert 'aduan_sla_breaches_total{kind="respond_breached"}' in metrics_text
+    unit = 'kota="Jakarta Pusat",level="kelurahan",skpd_code="kel-3171011001"'  # labels sorted by name
+    assert f'aduan_sla_alarms_total{{kind="respond_breached",{unit}}}' in metrics_text
+    assert f'aduan_sla_alarms_total{{kind="respond_escalated",{unit}}}' in metrics_text
 
 
 async def test_an_answer_after_the_deadline_counts_as_a_breach_though_no_scan_saw_it(

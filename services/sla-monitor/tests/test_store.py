@@ -154,3 +154,28 @@ async def test_a_batch_of_status_updates_is_applied_in_order_once(store: CaseSto
     case = await store.get("r4")
     assert case is not None and case["status"] == "resolved" and case["skpd_code"] == "dbm"
     assert case["responded_at"] == NOW and len(case["history"]) == 3
+
+
+async def test_open_cases_are_counted_by_unit_and_sla_state(
+    store: CaseStore, make_routed: MakeRouted, city: CityConfig
+) -> None:
+    """Checked to fail: with resolve_overdue's precedence dropped (the respond_overdue count without its
+    ``resolve_by >= now``), the 15-day-old unanswered case counted in both states and on_time went to -1."""
+    kel = "kel-3101011001"
+    fresh = make_routed("dlh-3171", NOW)
+    unanswered = make_routed("dlh-3171", NOW - timedelta(hours=7))
+    answered = make_routed("dlh-3171", NOW - timedelta(hours=7))
+    old = make_routed(kel, NOW - timedelta(days=15))  # past 14 days (Kepulauan Seribu)
+    closed = make_routed(kel, NOW - timedelta(days=8))
+    await store.apply_routed_batch([fresh, unanswered, answered, old, closed], NOW)
+    answer = status_change(
+        update(answered.report_id, ReportStatus.IN_PROGRESS, NOW - timedelta(hours=6)), city.skpd
+    )
+    done = status_change(update(closed.report_id, ReportStatus.RESOLVED, NOW, evidence=[PHOTO]), city.skpd)
+    await store.apply_statuses([answer, done], NOW)
+    assert await store.open_by_unit(NOW) == {
+        ("dlh-3171", "on_time"): 2,
+        ("dlh-3171", "respond_overdue"): 1,
+        (kel, "on_time"): 0,
+        (kel, "resolve_overdue"): 1,
+    }

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from aduan_kit.metrics import HTTP_REQUEST_SECONDS
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 MAX_BODY_BYTES = 1_000_000
@@ -21,7 +25,33 @@ def service_app(
     checks: Callable[[FastAPI], dict[str, ReadyCheck]],
 ) -> FastAPI:
     """A FastAPI app with the standard endpoints. ``checks(app)`` names the readiness checks."""
-    app = FastAPI(title=f"aduan {name}", lifespan=lifespan)
+
+    @asynccontextmanager
+    async def with_routes(app: FastAPI) -> AsyncIterator[None]:
+        # Every route's 2xx series at zero from the start (routers are added after this function).
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                for method in route.methods or ():
+                    HTTP_REQUEST_SECONDS.labels(method, route.path, "2xx")
+        async with lifespan(app):
+            yield
+
+    app = FastAPI(title=f"aduan {name}", lifespan=with_routes)
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            # The route's template (never the path itself: it may hold a report id), so labels stay bounded.
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            HTTP_REQUEST_SECONDS.labels(request.method, route, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -40,12 +40,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from aduan_kit import cloudevents, metrics
+from aduan_kit import cloudevents
+from aduan_kit import ingest_metrics as metrics
 from aduan_kit.backoff import retry_delay
 from aduan_kit.cityarea import CityBox, bbox_of_geojson, location_flag, parse_bbox
 from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit
 from aduan_kit.logs import get_logger
+from aduan_kit.metrics import preinit
 from aduan_kit.outbox import Outbox, OutboxFull, Record
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import ServiceSettings
@@ -164,6 +166,8 @@ class Intake:
         self.channel = channel
         self.settings = settings
         self.source = f"/aduan/{name}"
+        preinit(metrics.INGEST_REQUESTS, [(channel, o) for o in metrics.COUNTED_OUTCOMES])
+        preinit(metrics.INGEST_PUBLISHED, [(channel,)])
         self.topic = settings.common.topics.raw(channel)
         self._assemble = assemble
         self._outbox: Outbox | None = None

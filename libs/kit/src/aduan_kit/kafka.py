@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -305,6 +306,7 @@ class StreamWorker:
     retry_backoff_s: float = 0.5  # the first retry's delay; each failing round doubles it, up to:
     retry_max_s: float = 30.0
     max_records: int | None = None  # None: the setting ``kafka_batch_max_records``
+    lag_interval_s: float = 5.0  # how often ``aduan_consumer_lag`` is refreshed
     ready: bool = field(default=False, init=False)
     consumed: int = field(default=0, init=False)  # records fetched by this worker (tests, diagnostics)
     _stopping: bool = field(default=False, init=False)
@@ -313,6 +315,12 @@ class StreamWorker:
 
     def __post_init__(self) -> None:
         self._by_topic = {s.topic: s for s in self.subscriptions}
+        metrics.preinit(metrics.EVENTS_CONSUMED, [(t,) for t in self._by_topic])
+        metrics.preinit(metrics.HANDLER_RETRIES, [(self.stage,)])
+        reasons = metrics.DEAD_LETTER_REASONS
+        metrics.preinit(
+            metrics.EVENTS_DEAD_LETTERED, [(self.stage, t, r) for t in self._by_topic for r in reasons]
+        )
         if self.max_records is None:
             self.max_records = self.common.kafka_batch_max_records
 
@@ -345,10 +353,12 @@ class StreamWorker:
         restarts, consumed_before = 0, self.consumed  # restarts in a row, with nothing consumed between
         while not self._stopping:
             consumer = self._consumer_now = self._consumer()
+            lag = None
             try:
                 await consumer.start()
                 self.ready = True
                 log.info("consumer started", group=self.group_id, topics=list(self._by_topic))
+                lag = asyncio.create_task(self._lag_loop(consumer))
                 await self._loop(consumer)
             except TRANSIENT_ERRORS as e:
                 restarts = 1 if self.consumed > consumed_before else restarts + 1
@@ -359,6 +369,9 @@ class StreamWorker:
                 await asyncio.sleep(delay)
             finally:
                 self.ready = False
+                if lag is not None:
+                    lag.cancel()
+                    await asyncio.gather(lag, return_exceptions=True)
                 await consumer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
@@ -371,22 +384,33 @@ class StreamWorker:
                 await self._process_fetch(fetched)
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
             self._failing_rounds = 0
-            for tp, records in fetched.items():
-                self._observe_lag(consumer, tp, records[-1].offset)
 
-    def _observe_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
-        end = consumer.highwater(tp)
-        if end is not None:
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(end - offset - 1, 0))
+    async def _lag_loop(self, consumer: AIOKafkaConsumer) -> None:
+        """Every ``lag_interval_s``: end offset minus committed offset of each assigned partition. Its own
+        task, so the lag keeps growing while the handler is stuck (nothing fetched, nothing committed)."""
+        while True:
+            with contextlib.suppress(*TRANSIENT_ERRORS):
+                partitions = list(consumer.assignment())
+                ends = await consumer.end_offsets(partitions) if partitions else {}
+                for tp, end in ends.items():
+                    committed = await consumer.committed(tp)
+                    if committed is None:  # nothing committed yet: everything from the start is behind
+                        committed = (await consumer.beginning_offsets([tp]))[tp]
+                    metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(end - committed, 0))
+            await asyncio.sleep(self.lag_interval_s)
 
     async def _process_fetch(self, fetched: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         """Handle every record of one fetch and get every output acknowledged; returns when the fetch may
         be committed."""
         groups: dict[str, list[_Item]] = {}
+        now_ms = time.time() * 1000
+        waited = metrics.QUEUE_WAIT_SECONDS.labels(self.stage)
         for tp, records in fetched.items():
             self.consumed += len(records)
             metrics.EVENTS_CONSUMED.labels(tp.topic).inc(len(records))
             metrics.BATCH_RECORDS.labels(self.stage).observe(len(records))
+            for r in records:
+                waited.observe(max(now_ms - r.timestamp, 0.0) / 1000)
             groups.setdefault(tp.topic, []).extend(self._parse(tp.topic, r) for r in records)
         while True:
             for topic, items in groups.items():
@@ -531,7 +555,10 @@ class StreamWorker:
         self, rec: ConsumerRecord[Any, Any], stage: str, error: BaseException
     ) -> asyncio.Future[Any]:
         letter = _dead_letter(rec, stage, error)
-        metrics.EVENTS_DEAD_LETTERED.labels(stage, type(error).__name__).inc()
+        reason = (
+            "invalid" if stage == "parse" else "rejected" if isinstance(error, PermanentError) else "failed"
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(self.stage, rec.topic, reason).inc()
         log.warning(
             "dead-lettered",
             topic=rec.topic,

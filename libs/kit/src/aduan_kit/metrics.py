@@ -1,14 +1,32 @@
-"""The one place that declares every Prometheus metric. Dashboards and alerts use only these names."""
+"""The stream families every consuming service exports. Each name is declared once, in the module of the
+part that owns it: the kit's stream metrics here, the ingest adapters' in ``aduan_kit.ingest_metrics``,
+each service's own in ``aduan_<service>.metrics``. A process exports only the modules it imports, so a
+service's ``/metrics`` shows its own families and these."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.metrics import MetricWrapperBase
+
+# No ``<name>_created`` series: nothing reads them, and they would double the series of every counter.
+disable_created_metrics()
+
+# End-to-end latencies (intake to SKPD topic, intake to case stored): seconds to an hour and beyond.
+END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600)
 
 # Stream plumbing (every consuming service).
 EVENTS_CONSUMED = Counter("aduan_events_consumed_total", "Records read from Kafka", ["topic"])
 EVENTS_PRODUCED = Counter("aduan_events_produced_total", "Records written to Kafka", ["topic"])
+# reason, a fixed set: invalid (the record could not be parsed), rejected (the handler refused it:
+# PermanentError), failed (any other error, max_attempts times). The exception and its text are in the
+# dead letter itself and the log line, never in a label.
+DEAD_LETTER_REASONS = ("invalid", "rejected", "failed")
 EVENTS_DEAD_LETTERED = Counter(
-    "aduan_events_dead_lettered_total", "Records sent to the dead-letter topic", ["stage", "error"]
+    "aduan_events_dead_lettered_total",
+    "Records sent to the dead-letter topic, by stage, source topic and reason class",
+    ["stage", "topic", "reason"],
 )
 HANDLER_RETRIES = Counter(
     "aduan_handler_retries_total", "Retries of a record after a transient failure", ["stage"]
@@ -25,51 +43,29 @@ BATCH_RECORDS = Histogram(
     ["stage"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
 )
-CONSUMER_LAG = Gauge("aduan_consumer_lag", "Records behind the end of each partition", ["topic", "partition"])
-
-# Ingest. Outcomes: accepted, duplicate, part (one part of a longer message held), and rejections by
-# reason: unauthorized, too_large, invalid, outbox_full, unavailable (direct publishing only).
-INGEST_REQUESTS = Counter(
-    "aduan_ingest_requests_total", "Reports offered to an ingest adapter", ["channel", "outcome"]
+QUEUE_WAIT_SECONDS = Histogram(
+    "aduan_queue_wait_seconds",
+    "From a record's broker timestamp to the start of its handling (time spent waiting in the topic)",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600),
 )
-INGEST_PUBLISHED = Counter(
-    "aduan_ingest_published_total", "Accepted reports the broker acknowledged (from the outbox)", ["channel"]
+# Refreshed by a task of its own every few seconds (end offsets minus committed), so it keeps growing
+# while a stalled handler fetches nothing.
+CONSUMER_LAG = Gauge(
+    "aduan_consumer_lag",
+    "Records behind the end of each partition (end offset - committed)",
+    ["topic", "partition"],
 )
-INGEST_OUTBOX_RECORDS = Gauge(
-    "aduan_ingest_outbox_records", "Accepted reports (and held message parts) not yet published", ["channel"]
-)
-INGEST_OUTBOX_BYTES = Gauge("aduan_ingest_outbox_bytes", "Bytes held in the outbox", ["channel"])
-INGEST_OUTBOX_AGE = Gauge(
-    "aduan_ingest_outbox_oldest_age_seconds",
-    "Age of the oldest unpublished report (0 when empty)",
-    ["channel"],
-)
-INGEST_PUBLISH_SECONDS = Histogram(
-    "aduan_ingest_publish_seconds",
-    "From acceptance (202) to the broker's acknowledgement",
-    ["channel"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+HTTP_REQUEST_SECONDS = Histogram(
+    "aduan_http_request_seconds",
+    "HTTP requests served, by method, route template and status class (2xx, 4xx, 5xx)",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-# Normalizer.
-REPORTS_NORMALIZED = Counter(
-    "aduan_reports_normalized_total", "Reports normalized", ["category", "geocode_method"]
-)
-DUPLICATES_DROPPED = Counter(
-    "aduan_duplicates_dropped_total", "Re-deliveries of a channel message that were dropped", ["channel"]
-)
-GEOCODING_GPS_ENABLED = Gauge(
-    "aduan_geocoding_gps_enabled", "1 when the normalizer loaded kelurahan boundaries (GPS geocoding on)", []
-)
 
-# Router.
-REPORTS_ROUTED = Counter("aduan_reports_routed_total", "Reports routed", ["skpd_level", "rule"])
-
-# SLA monitor.
-CASES_STORED = Counter("aduan_cases_stored_total", "Routed reports stored as cases (new ones)", [])
-STATUS_UPDATES = Counter("aduan_status_updates_total", "Status updates applied to cases", ["status"])
-SLA_BREACHES = Counter("aduan_sla_breaches_total", "Deadline breaches emitted", ["kind"])
-CASES_OPEN = Gauge("aduan_cases_open", "Cases not yet resolved or rejected", [])
-
-# Notifier.
-NOTIFICATIONS = Counter("aduan_notifications_total", "Notifications by outcome", ["about", "outcome"])
+def preinit(family: MetricWrapperBase, label_sets: Iterable[Sequence[str]]) -> None:
+    """Create the children of ``family`` for label sets known in advance, at zero: a series that exists
+    before its first event lets ``increase()`` count that event."""
+    for labels in label_sets:
+        family.labels(*labels)

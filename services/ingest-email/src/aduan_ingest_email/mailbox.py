@@ -34,7 +34,7 @@ from aduan_ingest_email.checkpoint import Checkpoint, Checkpoints
 from aduan_ingest_email.config import EmailSettings
 from aduan_ingest_email.imap import Imap, ImapError, Selected
 from aduan_ingest_email.message import read_message, skip_reason, to_raw
-from aduan_kit import metrics
+from aduan_kit import ingest_metrics as metrics
 from aduan_kit.ingest import PublishFailed, describe_error, publish
 from aduan_kit.kafka import MAX_RECORD_BYTES
 from aduan_kit.logs import get_logger

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from aduan_ingest_open311.config import Open311Settings
 from aduan_ingest_open311.georeport import decode, service_labels, services, to_raw
-from aduan_kit import metrics
+from aduan_kit import ingest_metrics as metrics
 from aduan_kit.http import BodyTooLarge, read_limited_body
 from aduan_kit.ingest import RETRY_AFTER_S, Intake, RecordTooLarge, describe_error, intake_service
 from aduan_kit.logs import get_logger

@@ -42,7 +42,7 @@ from aduan_ingest_twitter.config import TwitterSettings
 from aduan_ingest_twitter.payload import TweetPayload, ignore_reason, read_payload, timeline_payloads, to_raw
 from aduan_ingest_twitter.rules import mentioned_accounts, rule_changes, wanted_rules
 from aduan_ingest_twitter.xapi import StreamError, StreamStalled, XApi, XHttpError
-from aduan_kit import metrics
+from aduan_kit import ingest_metrics as metrics
 from aduan_kit.ingest import PublishFailed, describe_error, publish
 from aduan_kit.kafka import MAX_RECORD_BYTES
 from aduan_kit.logs import get_logger

@@ -12,13 +12,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from aduan_kit import metrics
 from aduan_kit.kafka import BatchResult, Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.mongo import ProcessedKeys
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
+from aduan_normalizer import metrics
 from aduan_normalizer.classify import Classifier
 from aduan_normalizer.config import NormalizerSettings
 from aduan_normalizer.dedupe import RedeliveryFilter

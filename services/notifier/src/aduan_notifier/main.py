@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import httpx
 from fastapi import FastAPI
 
-from aduan_kit import cloudevents, metrics
+from aduan_kit import cloudevents
 from aduan_kit.http import flag
 from aduan_kit.kafka import (
     BatchResult,
@@ -38,7 +38,7 @@ from aduan_kit.settings import load_settings
 from aduan_kit.signing import sign
 from aduan_notifier import deadline as batch_deadline
 from aduan_notifier import digest as digests
-from aduan_notifier import outbound
+from aduan_notifier import metrics, outbound
 from aduan_notifier.config import NotifierSettings
 from aduan_notifier.contacts import Contact, ContactStore, contact_document
 from aduan_notifier.delivery import (
@@ -177,7 +177,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
 
         # -- notifications ----------------------------------------------------------------------------
         def emit(event: Notified, d: Delivery, result: Outcome, attempts: int, detail: str | None) -> Emit:
-            metrics.NOTIFICATIONS.labels(event.EVENT_TYPE, result).inc()
+            metrics.count(event.EVENT_TYPE, d.audience, d.channel, result, attempts)
             note = notification(
                 event,
                 d.recipient,
@@ -485,7 +485,7 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     )
                     for e in items
                 ]
-                metrics.NOTIFICATIONS.labels(SlaEvent.EVENT_TYPE, result).inc(len(notes))
+                metrics.count(SlaEvent.EVENT_TYPE, "unit", "email", result, attempts, len(notes))
                 await asyncio.gather(*await rt.producer.send_all(notes))
                 await digest_log.mark_done(unit, slot)
 

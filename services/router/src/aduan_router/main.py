@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from aduan_kit import metrics
 from aduan_kit.kafka import Emit, Received, Subscription, parser_for
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
+from aduan_router import metrics
 from aduan_router.active import ActiveCity
 from aduan_router.api import Operator, operator_routes
 from aduan_router.config import RouterSettings
@@ -44,7 +44,11 @@ def build(settings: RouterSettings, *, route_fn: RouteFn = route) -> FastAPI:
             # A re-delivered report whose triage an operator already decided keeps that decision.
             routed = await op.store.hold(routed, now) or routed
         unit = city.skpd.by_code.get(routed.skpd_code)
-        metrics.REPORTS_ROUTED.labels(unit.level.value if unit else "unknown", routed.routing.rule).inc()
+        level = unit.level.value if unit else "unknown"
+        metrics.REPORTS_ROUTED.labels(level, routed.routing.rule).inc()
+        if not routed.needs_triage:  # on the unit's topic now (a triaged report waits for an operator)
+            waited = (datetime.now(UTC) - report.received_at).total_seconds()
+            metrics.INTAKE_TO_SKPD_SECONDS.labels(level).observe(max(waited, 0.0))
         return emits_for(routed, topics)
 
     async def handle_reroute(request: RerouteRequest, _: Received) -> Sequence[Emit]:

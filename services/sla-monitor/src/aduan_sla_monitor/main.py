@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
-from aduan_kit import metrics
 from aduan_kit.kafka import BatchResult, Emit, PermanentError, Received, Subscription, parser_for
 from aduan_kit.logs import get_logger
 from aduan_kit.runner import serve
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, DuplicateAction, DuplicateDecision, RoutedReport, StatusUpdate
+from aduan_sla_monitor import metrics
 from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.duplicate_store import DuplicateLinks
@@ -98,6 +98,8 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             await store.link_follow_ups(links, now)
             await linked.link(duplicates, now)
             metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now))
+            for report in plain:
+                metrics.INTAKE_TO_CASE_SECONDS.observe(max((now - report.received_at).total_seconds(), 0.0))
             return out
 
         async def on_status(batch: list[tuple[StatusUpdate, Received]]) -> BatchResult:
@@ -110,12 +112,13 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                     out[i] = PermanentError(str(e))  # this update alone is dead-lettered
             now = settings.now()
             results = await store.apply_statuses([c for _, c in changes], now)
-            await _judge_lateness(changes, out, now)
+            cases = await _judge_lateness(changes, out, now)
             for (_, change), (applied, created) in zip(changes, results, strict=True):
                 if created:
                     metrics.CASES_STORED.inc()
                 if applied:
                     metrics.STATUS_UPDATES.labels(change.status).inc()
+                    _time_to_answer(change, cases.get(change.report_id))
                 else:
                     log.info(
                         "status update already applied", report_id=change.report_id, event_id=change.event_id
@@ -142,15 +145,29 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 )
             return out
 
+        def _time_to_answer(change: StatusChange, case: dict[str, Any] | None) -> None:
+            """Observe the time to the unit's first answer and to closing, when this update set them."""
+            if case is None or case.get("received_at") is None:
+                return
+            received, unit = case["received_at"], case.get("skpd_code") or "unknown"
+            for at, stored, family in (
+                (change.responded_at, case.get("responded_at"), metrics.RESPOND_SECONDS),
+                (change.closed_at, case.get("closed_at"), metrics.RESOLVE_SECONDS),
+            ):
+                # The store keeps the first answer (to the millisecond): this update is it if they agree.
+                if at is not None and stored is not None and abs(stored - at) < timedelta(milliseconds=1):
+                    family.labels(unit).observe(max((at - received).total_seconds(), 0.0))
+
         async def _judge_lateness(
             indexed: list[tuple[int, StatusChange]], out: BatchResult, now: datetime
-        ) -> None:
-            """Record and announce breaches the updates' own times reveal (``lateness``)."""
+        ) -> dict[str, dict[str, Any]]:
+            """Record and announce breaches the updates' own times reveal (``lateness``); returns the
+            answered cases' clocks."""
             changes = [c for _, c in indexed]
             positions = [i for i, _ in indexed]
             answering = [c for c in changes if c.responded_at is not None or c.closed_at is not None]
             if not answering:
-                return
+                return {}
             cases = await store.clocks([c.report_id for c in answering])
             found = late_findings(changes, cases, city.sla, city.skpd, now)
             new = await store.mark_late(
@@ -160,7 +177,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             for f in found:
                 emits.setdefault(positions[f.index], []).append(Emit(topics.sla_events, f.event))
                 if not f.resent:
-                    metrics.SLA_BREACHES.labels(f.alarm.kind).inc()
+                    metrics.count_alarm(f.alarm.kind, cases[f.report_id].get("skpd_code"), city.skpd)
                 log.warning(
                     "deadline breached, found from the answer's time",
                     report_id=f.report_id,
@@ -172,6 +189,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
                 out[pos] = [*_emits(out[pos]), *records]
             if found and new < sum(not f.resent for f in found):
                 log.info("late breaches recorded already", found=len(found), new=new)
+            return cases
 
         async def on_duplicate(batch: list[tuple[DuplicateDecision, Received]]) -> BatchResult:
             """Operators' corrections, in order: a split report gets its own case and its unit a ticket."""

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aduan_kit import metrics
 from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_schemas.city import SkpdRegistry, SlaPolicies, SlaPolicy
 from aduan_sla import policy_named
+from aduan_sla_monitor import metrics
 from aduan_sla_monitor.deadlines import Alarm, CaseClock, alarm_event, late_breaches, plan
 from aduan_sla_monitor.escalation import ladder
 from aduan_sla_monitor.store import NEXT_ALARM, CaseStore, Replan
@@ -60,6 +60,7 @@ class Scanner:
     sla: SlaPolicies = field(default_factory=_builtin_sla)
     lease: timedelta = timedelta(minutes=2)
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)  # this replica, in the lease
+    _units_seen: set[str] = field(default_factory=set)  # units whose open-case series exist
 
     async def scan_once(self) -> int:
         """One pass over every case with an alarm due, page by page; returns the events emitted.
@@ -84,6 +85,7 @@ class Scanner:
 
     async def _page(self, docs: list[dict[str, Any]], now: datetime) -> int:
         replans: list[Replan] = []
+        units: list[str | None] = [doc.get("skpd_code") for doc in docs]
         sends: list[tuple[int, Alarm, Emit]] = []
         skipped: list[list[Alarm]] = []
         for doc in docs:
@@ -125,17 +127,17 @@ class Scanner:
             breaches = {a.key: a.at for a in alarms if a.is_breach}
             out.append(Replan(r.report_id, r.seen, next_at, record, breaches))
             for a in alarms:
-                if a.is_breach:
-                    metrics.SLA_BREACHES.labels(a.kind).inc()
+                metrics.count_alarm(a.kind, units[i], self.registry)
                 to = a.rung.target if a.rung else None
                 log.info("deadline alarm", report_id=r.report_id, kind=a.kind, step=a.step, to=to)
         await self.store.replan(out)
         return sum(len(a) for a in acked)
 
     async def count_open(self) -> None:
-        """Refresh ``CASES_OPEN``. A count touches every open case, so it runs in its own loop every
-        ``count_interval_s`` and never delays a deadline scan."""
-        metrics.CASES_OPEN.set(await self.store.count_open())
+        """Refresh ``CASES_OPEN`` by unit and SLA state. A count touches every open case, so it runs in
+        its own loop every ``count_interval_s`` and never delays a deadline scan."""
+        counts = await self.store.open_by_unit(self.clock())
+        metrics.set_open_cases(counts, self.registry, self._units_seen)
 
     async def run(self) -> None:
         counter = asyncio.create_task(_every(self.count_interval_s, self.count_open, "open-case count"))

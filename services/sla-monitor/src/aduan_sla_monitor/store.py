@@ -403,6 +403,22 @@ class CaseStore:
         """Cases without ``closed_at`` (index-backed)."""
         return await self.coll.count_documents({"closed_at": None})
 
+    async def open_by_unit(self, now: datetime) -> dict[tuple[str, str], int]:
+        """Open cases per (unit, SLA state): three grouped counts of open cases (the ``closed_at`` index),
+        one per state (``metrics.OPEN_STATES``; resolve_overdue takes precedence)."""
+        opened: dict[str, Any] = {"closed_at": None, "skpd_code": {"$ne": None}}
+        late = {"resolve_by": {"$lt": now}}
+        unanswered = {"responded_at": None, "respond_by": {"$lt": now}, "resolve_by": {"$gte": now}}
+        counts: dict[tuple[str, str], int] = {}
+        for state, extra in (("open", {}), ("resolve_overdue", late), ("respond_overdue", unanswered)):
+            pipeline = [{"$match": {**opened, **extra}}, {"$group": {"_id": "$skpd_code", "n": {"$sum": 1}}}]
+            async for row in await self.coll.aggregate(pipeline):
+                counts[(row["_id"], state)] = row["n"]
+        for unit, state in [k for k in counts if k[1] == "open"]:
+            overdue = counts.get((unit, "resolve_overdue"), 0) + counts.get((unit, "respond_overdue"), 0)
+            counts[(unit, "on_time")] = counts.pop((unit, state)) - overdue
+        return counts
+
     async def get(self, report_id: str) -> dict[str, Any] | None:
         return await self.coll.find_one({"_id": report_id})
 
