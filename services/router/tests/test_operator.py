@@ -17,7 +17,7 @@ import yaml
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.samples import normalized
 from aduan_router.config import RouterSettings
@@ -45,7 +45,7 @@ async def _publish(common: CommonSettings, report: NormalizedReport) -> None:
 
 
 async def test_triage_decision_and_listing(common: CommonSettings) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     city = common.load_city()
     unsure = normalized(category=city.taxonomy.fallback, category_confidence=0.0, area=None)
@@ -55,6 +55,8 @@ async def test_triage_decision_and_listing(common: CommonSettings) -> None:
     async with running(app) as client:
         held = await find_events(common, t.triage, RoutedReport, lambda r: r.report_id == unsure.report_id)
         candidate = held[0].skpd_code
+        unit = next(u for u in city.skpd.units if u.level == SkpdLevel.DINAS and u.code != candidate)
+        await create_topics(common, [candidate, unit.code])  # the topics this test reads
         assert held[0].needs_triage
         routed = await find_events(common, t.routed, RoutedReport, lambda r: r.report_id == unsure.report_id)
         assert routed[0].needs_triage  # the case and its clocks exist
@@ -67,7 +69,6 @@ async def test_triage_decision_and_listing(common: CommonSettings) -> None:
         assert [i["report_id"] for i in listing["items"]] == [unsure.report_id]
         assert listing["items"][0]["candidate"]["skpd_code"] == candidate
 
-        unit = next(u for u in city.skpd.units if u.level == SkpdLevel.DINAS and u.code != candidate)
         body: dict[str, Any] = {"skpd_code": unit.code, "by": "operator-7", "note": "soal trotoar"}
         url = f"/v1/triage/{unsure.report_id}/decision"
         assert (await client.post(url, json=body)).status_code == 401
@@ -137,7 +138,7 @@ async def test_rules_reload_and_refusal(common: CommonSettings, tmp_path: Path) 
     city_dir = tmp_path / "city"
     shutil.copytree(CITY_DIR, city_dir)
     common = common.model_copy(update={"city_dir": city_dir})
-    await create_all_topics(common)
+    await create_topics(common, ["dlh-3171"])  # where the sample report is routed
     t = common.topics
     routing = city_dir / "routing.yaml"
 
