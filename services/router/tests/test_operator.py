@@ -19,7 +19,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
 from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.plugin import CITY_DIR
-from aduan_kit.testing.samples import normalized
+from aduan_kit.testing.samples import SAMPLE_UNIT, normalized
 from aduan_router.config import RouterSettings
 from aduan_router.main import build
 from aduan_router.rules import route
@@ -138,7 +138,7 @@ async def test_rules_reload_and_refusal(common: CommonSettings, tmp_path: Path) 
     city_dir = tmp_path / "city"
     shutil.copytree(CITY_DIR, city_dir)
     common = common.model_copy(update={"city_dir": city_dir})
-    await create_topics(common, ["dlh-3171"])  # where the sample report is routed
+    await create_topics(common, [SAMPLE_UNIT])
     t = common.topics
     routing = city_dir / "routing.yaml"
 
