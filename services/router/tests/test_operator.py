@@ -45,9 +45,11 @@ async def _publish(common: CommonSettings, report: NormalizedReport) -> None:
 
 
 async def test_triage_decision_and_listing(common: CommonSettings) -> None:
-    await create_topics(common)
     t = common.topics
     city = common.load_city()
+    # the candidate (the fallback unit) and the unit decided (a dinas): topics this test reads
+    dinas = [u.code for u in city.skpd.units if u.level == SkpdLevel.DINAS]
+    await create_topics(common, [city.routing.fallback, *dinas])
     unsure = normalized(category=city.taxonomy.fallback, category_confidence=0.0, area=None)
     app = build(RouterSettings(common=common, operator_token=TOKEN), route_fn=_flag_fallback)
     await _publish(common, unsure)
@@ -55,8 +57,6 @@ async def test_triage_decision_and_listing(common: CommonSettings) -> None:
     async with running(app) as client:
         held = await find_events(common, t.triage, RoutedReport, lambda r: r.report_id == unsure.report_id)
         candidate = held[0].skpd_code
-        unit = next(u for u in city.skpd.units if u.level == SkpdLevel.DINAS and u.code != candidate)
-        await create_topics(common, [candidate, unit.code])  # the topics this test reads
         assert held[0].needs_triage
         routed = await find_events(common, t.routed, RoutedReport, lambda r: r.report_id == unsure.report_id)
         assert routed[0].needs_triage  # the case and its clocks exist
@@ -69,6 +69,7 @@ async def test_triage_decision_and_listing(common: CommonSettings) -> None:
         assert [i["report_id"] for i in listing["items"]] == [unsure.report_id]
         assert listing["items"][0]["candidate"]["skpd_code"] == candidate
 
+        unit = next(u for u in city.skpd.units if u.level == SkpdLevel.DINAS and u.code != candidate)
         body: dict[str, Any] = {"skpd_code": unit.code, "by": "operator-7", "note": "soal trotoar"}
         url = f"/v1/triage/{unsure.report_id}/decision"
         assert (await client.post(url, json=body)).status_code == 401
