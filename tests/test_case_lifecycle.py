@@ -12,7 +12,7 @@ import httpx
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.samples import normalized
 from aduan_router.config import RouterSettings
 from aduan_router.main import build as build_router
@@ -45,7 +45,7 @@ async def test_not_ours_goes_to_the_next_unit_then_triage_then_the_operators_cat
     - triage: fails if ``reroute`` falls back to the first candidate instead of triage;
     - an operator's decision after triage: fails if the router's ``handle_reroute`` does not hold the
       refused report (``hold_again``): the listing is empty and the decision answers 404."""
-    await create_all_topics(common)
+    await create_topics(common, [FIRST, SECOND, "dbm-3171"])  # the units it is routed to
     t = common.topics
     keys_file = tmp_path / "unit-keys"
     first_key, second_key = add_key(keys_file, FIRST), add_key(keys_file, SECOND)

@@ -12,7 +12,7 @@ import pytest
 
 from aduan_kit.embedded import ManagedProcess, free_port
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, publish_bytes
 from aduan_kit.testing.samples import raw_qlue
 from aduan_schemas.ids import report_id
 
@@ -57,7 +57,7 @@ async def test_every_line_of_a_service_is_json_with_level_time_service(
     carries its report_id.
     Checked to fail: with the stdlib handler left as `logging.basicConfig(format="%(message)s")` (the
     former set-up), the first uvicorn line ("Started server process [..]") is not JSON."""
-    await create_all_topics(common)
+    await create_topics(common)
     port = free_port()
     out_path = tmp_path / "output"  # stdout and stderr
     with out_path.open("wb") as out:

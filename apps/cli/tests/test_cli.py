@@ -15,7 +15,7 @@ import httpx
 
 from aduan_kit.embedded import free_port, port_open
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, find_events
+from aduan_kit.testing.kafka import create_topics, find_events
 from aduan_kit.testing.plugin import CITY_DIR, REPO
 from aduan_kit.testing.samples import normalized, raw_qlue
 from aduan_schemas.events import RawQlue, RoutedReport
@@ -84,7 +84,7 @@ def test_normalize_without_a_key_says_what_to_set() -> None:
 
 
 async def test_replay_publishes_valid_lines_and_skips_invalid(common: CommonSettings, tmp_path: Path) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     events = [raw_qlue() for _ in range(3)]
     f = tmp_path / "events.jsonl"
     f.write_text(

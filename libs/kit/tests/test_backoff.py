@@ -22,7 +22,7 @@ from aduan_kit.kafka import (
     parser_for,
 )
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, publish_bytes
 from aduan_kit.testing.samples import normalized
 from aduan_schemas.events import NormalizedReport
 
@@ -67,7 +67,7 @@ async def test_an_outage_is_retried_with_growing_capped_delays_and_one_line_per_
     stay at the cap, and each round logs one line, whatever the batch's size.
     Checked to fail: with `_next_delay` returning `self.retry_backoff_s` (the former fixed wait), the
     gaps stop growing (`gaps[3] > 2 * gaps[0]` fails)."""
-    await create_all_topics(common)
+    await create_topics(common)
     reports = [normalized() for _ in range(20)]
     await publish(common, reports)
     calls: list[float] = []
@@ -101,7 +101,7 @@ async def test_an_outage_is_retried_with_growing_capped_delays_and_one_line_per_
 async def test_records_that_fail_in_one_round_give_one_line(common: CommonSettings) -> None:
     """Five records whose handler fails three times each: three lines (one per round), not fifteen.
     Checked to fail: with the former per-record `log.warning("handler failed", ...)`, 15 lines."""
-    await create_all_topics(common)
+    await create_topics(common)
     reports = [normalized() for _ in range(5)]
     await publish(common, reports)
     seen: list[str] = []

@@ -27,7 +27,7 @@ from aduan_kit.kafka import (
     producer_for,
 )
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, read_topic
 from aduan_kit.testing.samples import normalized
 from aduan_kit.testing.worker import run_worker
 from aduan_schemas.events import DeadLetter, NormalizedReport
@@ -76,7 +76,7 @@ async def publish(common: CommonSettings, *values: bytes) -> None:
 async def test_bad_records_in_a_batch_are_dead_lettered_alone_and_the_batch_is_committed(
     common: CommonSettings,
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     good1, bad, good2 = normalized(), normalized(category="poison"), normalized()
     # good, unparseable, bad for the handler, good: one partition, one batch
     await publish(
@@ -120,7 +120,7 @@ async def test_bad_records_in_a_batch_are_dead_lettered_alone_and_the_batch_is_c
 async def test_a_transient_failure_retries_the_whole_batch_without_committing(
     common: CommonSettings,
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     reports = [normalized() for _ in range(3)]
     await publish(common, *(r.model_dump_json().encode() for r in reports))
     group = f"{common.topic_prefix}worker"
@@ -153,7 +153,7 @@ async def test_a_transient_failure_retries_the_whole_batch_without_committing(
 async def test_a_batch_handler_that_crashes_is_narrowed_down_to_the_record_that_crashes_it(
     common: CommonSettings,
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     reports = [normalized(), normalized(category="poison"), normalized()]
     await publish(common, *(r.model_dump_json().encode() for r in reports))
     group = f"{common.topic_prefix}worker"

@@ -10,13 +10,13 @@ from __future__ import annotations
 from aduan_kit import cloudevents
 from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_kit.testing.kafka import create_topics, read_topic
 from aduan_kit.testing.samples import normalized
 from aduan_schemas.events import NormalizedReport
 
 
 async def test_send_all_serialises_an_event_once_per_batch_of_outputs(common: CommonSettings) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     topics = common.topics
     first, second = normalized(channel_message_id="q-1"), normalized(channel_message_id="q-2")
     producer = EventProducer(common, "test")

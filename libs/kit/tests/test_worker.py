@@ -13,7 +13,7 @@ from aduan_kit.kafka import (
 )
 from aduan_kit.metrics import CONSUMER_LAG
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes
 from aduan_kit.testing.samples import normalized
 from aduan_kit.testing.worker import run_worker as run_subscription
 from aduan_schemas.events import DeadLetter, NormalizedReport
@@ -33,7 +33,7 @@ async def publish(common: CommonSettings, *reports: NormalizedReport) -> None:
 
 
 async def test_transient_failures_are_retried_until_the_record_goes_through(common: CommonSettings) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     report = normalized()
     await publish(common, report)
     attempts = 0
@@ -61,7 +61,7 @@ async def test_transient_failures_are_retried_until_the_record_goes_through(comm
 async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_next_one_goes_through(
     common: CommonSettings,
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     poison, good = normalized(category="poison"), normalized()
     await publish(common, poison, good)
     seen: list[str] = []
@@ -87,7 +87,7 @@ async def test_a_record_that_keeps_failing_is_dead_lettered_and_the_next_one_goe
 async def test_offsets_are_committed_after_the_work_so_a_restart_does_not_redo_it(
     common: CommonSettings,
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     first, second = normalized(), normalized()
     handled: list[str] = []
 
@@ -117,7 +117,7 @@ async def test_consumer_lag_keeps_rising_while_the_handler_is_stuck(common: Comm
 
     Checked to fail: without that task (the lag set only after a committed fetch, as before), the
     gauge stayed at 0 while the handler was stuck and this timed out."""
-    await create_all_topics(common)
+    await create_topics(common)
     topic = common.topics.normalized
     release = asyncio.Event()
 

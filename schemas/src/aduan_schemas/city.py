@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aduan_schemas import yamlfile
 from aduan_schemas.topics import SKPD_CODE_PATTERN
 
 CITY_FILES = ("skpd.yaml", "categories.yaml", "routing.yaml", "sla.yaml")
@@ -460,7 +461,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 def _read(path: Path) -> Any:
     with path.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yamlfile.safe_load(f)
 
 
 def _validated(model: type[_M], path: Path) -> _M:

@@ -22,7 +22,7 @@ from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.testing.app import running
 from aduan_kit.testing.broker import OwnBroker
 from aduan_kit.testing.ingest import assert_restart_keeps_outbox, ingest_count
-from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_kit.testing.kafka import create_topics, read_topic
 from aduan_schemas.events import RawOpen311
 from aduan_schemas.ids import report_id_for
 
@@ -70,7 +70,7 @@ async def test_services_list_the_city_categories(common: CommonSettings, tmp_pat
 async def test_a_request_is_published_and_answered_with_its_id(
     common: CommonSettings, tmp_path: Path, body: bytes, headers: dict[str, str]
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     async with running(service(common, tmp_path)) as client:
         resp = await client.post("/requests.json", content=body, headers=headers)
         records = await read_topic(common, common.topics.raw("open311"), 1, settle=1.0)
@@ -95,7 +95,7 @@ async def test_a_request_is_published_and_answered_with_its_id(
 
 
 async def test_re_delivery_gets_the_same_id_and_one_record(common: CommonSettings, tmp_path: Path) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     async with running(service(common, tmp_path)) as client:
         first = await client.post("/requests.json", content=form(), headers=FORM)
         again = await client.post("/requests.json", content=form(), headers=FORM)
@@ -146,7 +146,7 @@ MALFORMED = [
 async def test_malformed_requests_are_refused_and_publish_nothing(
     common: CommonSettings, tmp_path: Path
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     async with running(service(common, tmp_path)) as client:
         for case, body, headers, status, reason in MALFORMED:
             resp = await client.post("/requests.json", content=body, headers=headers)

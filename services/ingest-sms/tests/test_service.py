@@ -20,7 +20,7 @@ from aduan_kit.testing.ingest import (
     assert_restart_keeps_outbox,
     assert_secret_required,
 )
-from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_kit.testing.kafka import create_topics, read_topic
 from aduan_schemas.events import RawSms
 
 SECRET = "sms-test-secret-0123456789"
@@ -60,7 +60,7 @@ async def test_signed_sms_is_published_with_the_sender_in_e164(
 async def test_parts_are_published_once_as_one_message(common: CommonSettings, tmp_path: Path) -> None:
     """Two parts (the second re-delivered) -> one record under the first part's id.
     Fails if the outbox's fragments lose their primary key (the re-delivered part is stored twice)."""
-    await create_all_topics(common)
+    await create_topics(common)
     app = service(common, outbox_dir=tmp_path)
     bodies = [part(2, "di depan pasar"), part(2, "di depan pasar"), part(1, "Sampah menumpuk ")]
     async with running(app) as client:
@@ -76,7 +76,7 @@ async def test_parts_are_published_once_as_one_message(common: CommonSettings, t
 async def test_an_incomplete_set_is_published_after_the_wait(common: CommonSettings, tmp_path: Path) -> None:
     """Part 2 of 3 never comes: after ``fragment_wait_s`` what arrived is published with a gap marker.
     Fails if the relay does not call ``Outbox.expire``."""
-    await create_all_topics(common)
+    await create_topics(common)
     app = service(common, outbox_dir=tmp_path, fragment_wait_s=1.0)
     async with running(app) as client:
         for b in (part(1, "Pohon tumbang", total=3), part(3, "jalan utama", total=3)):

@@ -28,7 +28,7 @@ from aiokafka.structs import TopicPartition
 from aduan_kit.kafka import StreamWorker, producer_for
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually
+from aduan_kit.testing.kafka import create_topics, eventually
 from aduan_normalizer.main import build
 from aduan_schemas.events import RawReport
 from aduan_schemas.ids import report_id
@@ -67,7 +67,7 @@ async def publish_to(common: CommonSettings, raw: RawReport, partition: int) -> 
 async def test_a_copy_handled_by_another_worker_after_a_rebalance_is_merged(
     common: CommonSettings, boundaries_path: Path
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     now = datetime.now(UTC)
     first = tree_qlue(now - timedelta(minutes=20))

@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, publish_bytes
 from aduan_kit.testing.samples import MONAS, raw_qlue
 from aduan_normalizer.main import build
 from aduan_schemas.events import ReportStatus, StatusUpdate
@@ -34,7 +34,7 @@ from services.normalizer.tests.neardup_reports import (
 async def test_copies_across_channels_out_of_order_and_a_restart_make_one_case(
     common: CommonSettings, boundaries_path: Path
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     now = datetime.now(UTC)
     first, tweet, sms = (
         tree_qlue(now - timedelta(minutes=10)),
@@ -72,7 +72,7 @@ async def roots(common: CommonSettings) -> dict[str, Any]:
 async def test_a_resolved_case_is_not_the_target_of_a_recurring_problem(
     common: CommonSettings, boundaries_path: Path
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     now = datetime.now(UTC)
     first, again = tree_qlue(now - timedelta(hours=2)), tree_sms(now)
     root = report_id(first)

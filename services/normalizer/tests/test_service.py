@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, publish_bytes, read_topic
 from aduan_kit.testing.samples import GAMBIR, MONAS, raw_qlue
 from aduan_normalizer.config import NormalizerSettings
 from aduan_normalizer.main import build
@@ -34,7 +34,7 @@ def _settings(common: CommonSettings, boundaries: Path | None) -> NormalizerSett
 async def test_one_report_per_channel_message_even_across_restarts(
     common: CommonSettings, boundaries_path: Path
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     raw = raw_qlue(location=MONAS, address_text="Jl. Medan Merdeka Barat")
     value, key = raw.model_dump_json().encode(), raw.channel_message_id.encode()
@@ -78,7 +78,7 @@ async def test_one_report_per_channel_message_even_across_restarts(
 async def test_bad_records_are_dead_lettered_and_text_geocoding_works_without_boundaries(
     common: CommonSettings, tmp_path: Path
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     await publish_bytes(common, t.raw("twitter"), b"{not json", key=b"bad-1")
     await publish_bytes(common, t.raw("twitter"), b'{"channel": "twitter", "text": "x"}', key=b"bad-2")

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.fake_x import FakeX, fake_x_server
+from aduan_kit.testing.kafka import create_topics
 from aduan_kit.testing.mailbox import Mailbox, smtp_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
 from services.notifier.tests.builders import X_TOKEN
@@ -33,6 +33,5 @@ def xapi() -> Iterator[FakeX]:
 
 @pytest.fixture
 async def fixed_topics(common: CommonSettings) -> None:
-    """The registry's fixed topics only: the notifier reads no per-unit topic, and creating one per unit
-    for every test slows the broker down for the whole session."""
-    await ensure_topics(common.kafka_bootstrap, common.topics.all_topics([]))
+    """The registry's fixed topics only: the notifier reads no per-unit topic."""
+    await create_topics(common)

@@ -7,7 +7,7 @@ decision sent to ``aduan.reports.status`` instead, no event was found on ``aduan
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, find_events
+from aduan_kit.testing.kafka import create_topics, find_events
 from aduan_router.config import RouterSettings
 from aduan_router.main import build
 from aduan_schemas.events import DuplicateAction, DuplicateDecision
@@ -17,7 +17,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 async def test_split_and_merge_are_published_as_events(common: CommonSettings) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     settings = RouterSettings(common=common, operator_token=TOKEN)
     async with running(build(settings)) as client:
         anonymous = await client.post("/v1/duplicates/rpt-b/split", json={"by": "op-1"})

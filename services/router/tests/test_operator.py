@@ -17,9 +17,9 @@ import yaml
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.plugin import CITY_DIR
-from aduan_kit.testing.samples import normalized
+from aduan_kit.testing.samples import SAMPLE_UNIT, normalized
 from aduan_router.config import RouterSettings
 from aduan_router.main import build
 from aduan_router.rules import route
@@ -45,9 +45,11 @@ async def _publish(common: CommonSettings, report: NormalizedReport) -> None:
 
 
 async def test_triage_decision_and_listing(common: CommonSettings) -> None:
-    await create_all_topics(common)
     t = common.topics
     city = common.load_city()
+    # the candidate (the fallback unit) and the unit decided (a dinas): topics this test reads
+    dinas = [u.code for u in city.skpd.units if u.level == SkpdLevel.DINAS]
+    await create_topics(common, [city.routing.fallback, *dinas])
     unsure = normalized(category=city.taxonomy.fallback, category_confidence=0.0, area=None)
     app = build(RouterSettings(common=common, operator_token=TOKEN), route_fn=_flag_fallback)
     await _publish(common, unsure)
@@ -137,7 +139,7 @@ async def test_rules_reload_and_refusal(common: CommonSettings, tmp_path: Path) 
     city_dir = tmp_path / "city"
     shutil.copytree(CITY_DIR, city_dir)
     common = common.model_copy(update={"city_dir": city_dir})
-    await create_all_topics(common)
+    await create_topics(common, [SAMPLE_UNIT])
     t = common.topics
     routing = city_dir / "routing.yaml"
 

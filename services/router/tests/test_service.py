@@ -4,7 +4,7 @@ import json
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, publish_bytes, read_topic
 from aduan_kit.testing.samples import normalized
 from aduan_router.config import RouterSettings
 from aduan_router.main import build
@@ -12,7 +12,7 @@ from aduan_schemas.events import DeadLetter, RoutedReport
 
 
 async def test_routes_to_routed_and_skpd_topics_and_dead_letters_bad_input(common: CommonSettings) -> None:
-    await create_all_topics(common)
+    await create_topics(common, ["satpolpp-3171"])
     t = common.topics
     report = normalized(category="pkl")
     await publish_bytes(common, t.normalized, b"{not json", key=b"bad")

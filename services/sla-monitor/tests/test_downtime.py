@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_kit.testing.kafka import create_topics, read_topic
 from aduan_schemas.events import SlaEvent
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.main import build
@@ -37,7 +37,7 @@ async def test_a_deadline_that_passes_while_the_monitor_is_down_is_breached_once
     (``record = {}`` in ``Scanner._page``; breaches kept pending in ``deadlines.plan``) stayed green;
     breaking both (``plan`` ignoring sent breaches and ``CaseStore.replan`` leaving ``next_alarm_at``
     where it was) sent the breach 19 more times: red."""
-    await create_all_topics(common)
+    await create_topics(common)
     report = make_routed(UNIT)
     deadline = report.sla.respond_by  # six working hours on (the policy's calendar)
 

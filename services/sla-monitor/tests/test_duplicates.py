@@ -11,7 +11,7 @@ import httpx
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes
 from aduan_schemas.events import (
     DuplicateAction,
     DuplicateDecision,
@@ -45,7 +45,7 @@ async def test_duplicates_join_the_open_case_and_a_closed_one_is_not_joined(
     """Fails if ``on_routed`` stores duplicates as cases (checked: ``duplicate_target`` returning None
     leaves ``duplicates`` unset) and if ``duplicate_target`` ignores the case's status (checked: the late
     copy of the resolved case was linked)."""
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     first = make_routed("dlh", received_at=start)
@@ -87,11 +87,11 @@ async def test_an_operator_splits_a_wrong_link_and_merges_two_cases(
     """Fails if ``DuplicateLinks.split`` does not open the report's own case (checked: no case for the
     split report), or if ``merge`` leaves the merged case open (checked: its ``closed_at`` unset, so its
     clocks would still run)."""
-    await create_all_topics(common)
     t = common.topics
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     first = make_routed("dlh", received_at=start)
     wrong = make_routed("dlh", received_at=start + timedelta(minutes=3), duplicate_of=first.report_id)
+    await create_topics(common, [wrong.skpd_code])
     other = make_routed("dlh", received_at=start + timedelta(minutes=4))
     split = DuplicateDecision(
         report_id=wrong.report_id, action=DuplicateAction.SPLIT, at=start, by="operator-1"

@@ -10,7 +10,7 @@ import httpx
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes
 from aduan_schemas.events import Event, ReportStatus, RoutedReport, StatusUpdate
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.main import build
@@ -37,7 +37,7 @@ async def test_follow_up_reopens_a_resolved_case_once_with_a_new_resolve_clock(
     """Fails if ``reopen.follow_up`` never reopens (checked: the case stays resolved), if the reopen op
     in ``store._status_ops`` keeps ``closed_at`` (checked), and if ``follow_up`` reopens whatever the
     earlier case's state (checked: three ``reopened`` events, from the re-delivery and the open case)."""
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=12)
     resolved = make_routed("dlh", received_at=start)

@@ -17,7 +17,7 @@ import httpx
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes
+from aduan_kit.testing.kafka import create_topics, eventually, publish_bytes
 from aduan_schemas.events import Attachment, Event, Reporter, ReportStatus, RoutedReport, StatusUpdate
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.main import build
@@ -72,7 +72,7 @@ def leaks(text: str) -> list[str]:
 async def test_no_public_response_carries_personal_data(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     now = datetime.now(UTC).replace(microsecond=0)
     open_case = make_routed(

@@ -11,7 +11,7 @@ import pytest
 from aduan_kit.kafka import EventProducer
 from aduan_kit.mongo import mongo_client
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, read_topic
+from aduan_kit.testing.kafka import create_topics, read_topic
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReportStatus, RoutedReport, SlaEvent, StatusUpdate
 from aduan_sla_monitor.cases import status_change
@@ -34,7 +34,7 @@ class Clock:
 
 @pytest.fixture
 async def parts(common: CommonSettings) -> AsyncIterator[tuple[CaseStore, EventProducer, EventProducer]]:
-    await create_all_topics(common)
+    await create_topics(common)
     client = mongo_client(common)
     store = CaseStore(client[common.mongodb_db])
     await store.ensure_indexes()

@@ -8,7 +8,7 @@ import httpx
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, publish_bytes, read_topic
 from aduan_schemas.events import DeadLetter, Event, ReportStatus, RoutedReport, SlaEvent, StatusUpdate
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.main import build
@@ -42,7 +42,7 @@ def at(value: str) -> datetime:
 async def test_routed_report_becomes_a_case_that_status_updates_advance(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     report = make_routed("dlh")
     received = status(report.report_id, ReportStatus.RECEIVED, report.received_at + timedelta(minutes=30))
@@ -96,7 +96,7 @@ async def test_routed_report_becomes_a_case_that_status_updates_advance(
 async def test_status_before_routed_keeps_both_and_reassignment_wins(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     first = make_routed("dlh")
     moved = make_routed("dlh")
@@ -125,7 +125,7 @@ async def test_status_before_routed_keeps_both_and_reassignment_wins(
 async def test_past_deadlines_produce_each_breach_and_step_once(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     now = datetime.now(UTC)
     # Respond: breach (6 h) and steps 2 (8 h) and 3 (10 h) passed. Resolve: breach (7 d) and step 2
@@ -195,7 +195,7 @@ async def test_an_answer_after_the_deadline_counts_as_a_breach_though_no_scan_sa
     late_detected; a re-delivery of that answer re-sends the same event (same CloudEvents id); an
     answer in time announces nothing. Breaking it showed: without the lateness check in main.on_status
     no event arrives and the case has no breach (the KPI would count it as in time)."""
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     now = datetime.now(UTC)
     late = make_routed("kel-3171011001", received_at=now - timedelta(hours=10))
@@ -230,7 +230,7 @@ async def test_an_answer_after_the_deadline_counts_as_a_breach_though_no_scan_sa
 async def test_invalid_records_are_dead_lettered_and_consumption_continues(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     report = make_routed("dlh")
     await publish_bytes(common, t.routed, b'{"report_id": "x"}', key=b"x")  # schema-invalid

@@ -11,7 +11,7 @@ import httpx
 
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.kafka import create_all_topics, eventually, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, publish_bytes, read_topic
 from aduan_schemas.events import DeadLetter, RoutedReport, StatusUpdate
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.main import build
@@ -42,7 +42,7 @@ async def test_a_unit_updates_only_its_own_cases_and_closing_needs_evidence(
     - 422 without a photo: fails if the evidence rule in ``cases.check_update`` is removed;
     - the listing holds only the unit's open cases: fails without the ``skpd_code`` filter of
       ``store.open_cases_of``."""
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     keys_file = tmp_path / "unit-keys"
     dlh, dbm = add_key(keys_file, "dlh"), add_key(keys_file, "dbm")
@@ -128,7 +128,7 @@ async def test_resolved_without_evidence_on_kafka_is_dead_lettered(
     common: CommonSettings, make_routed: MakeRouted
 ) -> None:
     """Fails if the evidence rule in ``cases.check_update`` is removed (the case closes instead)."""
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     report = make_routed("dlh")
     bare = StatusUpdate(report_id=report.report_id, status="resolved", at=report.received_at, by="sistem-dlh")

@@ -8,6 +8,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aduan_schemas import yamlfile
+
 FILE = "twitter.yaml"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,50}$")]
 
@@ -23,7 +25,7 @@ def load_accounts(city_dir: Path) -> CityAccounts:
     """Raises ``ValueError`` naming the file and the problem."""
     path = city_dir / FILE
     try:
-        return CityAccounts.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return CityAccounts.model_validate(yamlfile.safe_load(path.read_text(encoding="utf-8")))
     except OSError as e:
         raise ValueError(f"{path}: cannot read: {e.strerror}") from None
     except yaml.YAMLError as e:

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aduan_normalizer.geocode import haversine_m
+from aduan_schemas import yamlfile
 from aduan_schemas.events import NormalizedReport
 from aduan_text import Analyzer
 
@@ -110,7 +110,7 @@ class DuplicatePolicy(BaseModel):
 
 def load_policy(city_dir: str | Path) -> DuplicatePolicy:
     path = Path(city_dir) / POLICY_FILE
-    return DuplicatePolicy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return DuplicatePolicy.model_validate(yamlfile.safe_load(path.read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)

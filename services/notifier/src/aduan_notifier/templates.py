@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aduan_schemas import yamlfile
 
 FILE = "templates.yaml"
 CitizenKey = Literal["received", "forwarded", "in_progress", "resolved", "escalated", "reopened"]
@@ -104,7 +105,7 @@ def load_templates(city_dir: str | Path) -> Templates:
     """Read ``<city_dir>/templates.yaml``; raise ``ValueError`` naming the file and the problem."""
     path = Path(city_dir) / FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
         return Templates.model_validate(data)
     except FileNotFoundError:
         raise ValueError(f"{path}: missing (the notifier's messages)") from None

@@ -23,7 +23,7 @@ from aduan_kit.settings import CommonSettings, load_settings
 from aduan_kit.signing import SIGNATURE_HEADER, sign
 from aduan_kit.testing.app import running
 from aduan_kit.testing.broker import OwnBroker
-from aduan_kit.testing.kafka import create_all_topics, eventually, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, read_topic
 from aduan_schemas.events import RawReport
 from aduan_schemas.ids import report_id_for
 
@@ -168,7 +168,7 @@ async def assert_published(
 
     Returns the published raw event, parsed with the channel's ``model``, for its test to check the fields.
     """
-    await create_all_topics(common)
+    await create_topics(common)
     async with running(app) as client:
         before = (await client.get("/metrics")).text
         resp = await client.post(path, content=body, headers=headers(body))

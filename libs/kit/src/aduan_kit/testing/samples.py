@@ -10,6 +10,8 @@ from aduan_schemas.events import Area, Geocode, GeoPoint, NormalizedReport, RawQ
 
 MONAS = GeoPoint(lat=-6.1754, lon=106.8272)  # Gambir, Kec. Gambir, Jakarta Pusat
 GAMBIR = Area(kelurahan_code="31.71.01.1001", kelurahan="Gambir", kecamatan="Gambir", kota="Jakarta Pusat")
+# Where the sample report (rubbish not collected, at Monas) is routed: the Suku Dinas LH of Jakarta Pusat.
+SAMPLE_UNIT = "dlh-3171"
 
 
 def raw_qlue(**overrides: Any) -> RawQlue:
