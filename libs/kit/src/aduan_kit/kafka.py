@@ -20,7 +20,6 @@ whole fetch to the next consumer of the partitions.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +36,10 @@ from pymongo.errors import ConnectionFailure
 
 from aduan_kit import cloudevents, metrics
 from aduan_kit.logs import get_logger
+from aduan_kit.redact import error_text
 from aduan_kit.settings import CommonSettings
 from aduan_schemas.events import DeadLetter, Event
+from aduan_text.pii import mask_contacts
 
 log = get_logger(component="kafka")
 
@@ -247,21 +248,26 @@ async def ensure_topics(bootstrap: str, topics: Sequence[tuple[str, int]]) -> li
         await admin.close()
 
 
-def _dead_letter(rec: ConsumerRecord, stage: str, error: BaseException) -> DeadLetter:
-    raw: bytes = rec.value or b""
-    try:
-        payload, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(raw).decode(), "base64"
+def _dead_letter(
+    rec: ConsumerRecord, stage: str, error: BaseException, raw_topics: frozenset[str]
+) -> DeadLetter:
+    """The dead letter of ``rec``. A record of a raw topic holds the reporter's contact: its letter keeps
+    only the pointer (topic, partition, offset, key) and ``payload`` is None; the record is read back
+    from the raw topic. Any other record's value is kept as UTF-8 text (invalid bytes replaced) with
+    contacts typed into it masked. The error never quotes an input (``aduan_kit.redact``)."""
+    payload = None
+    if rec.topic not in raw_topics:
+        payload = mask_contacts((rec.value or b"").decode("utf-8", errors="replace"))
+    key = mask_contacts(rec.key.decode(errors="replace")) if rec.key else None
     return DeadLetter(
         original_topic=rec.topic,
         partition=rec.partition,
         offset=rec.offset,
-        key=rec.key.decode(errors="replace") if rec.key else None,
+        key=key,
         stage=stage,
-        error=f"{type(error).__name__}: {error}"[:2000],
+        error=error_text(error)[:2000],
         payload=payload,
-        payload_encoding=encoding,
+        payload_encoding="utf-8",
         failed_at=datetime.now(UTC),
     )
 
@@ -296,6 +302,7 @@ class StreamWorker:
 
     def __post_init__(self) -> None:
         self._by_topic = {s.topic: s for s in self.subscriptions}
+        self._raw_topics = frozenset(self.common.topics.raw_all)
         if self.max_records is None:
             self.max_records = self.common.kafka_batch_max_records
 
@@ -442,7 +449,7 @@ class StreamWorker:
                 else:
                     n = attempts[id(item)] = attempts.get(id(item), 0) + 1
                     log.warning("handler failed", topic=sub.topic, offset=item.rec.offset, attempt=n,
-                                error=repr(result))  # fmt: skip
+                                error=error_text(result))  # fmt: skip
                     if n >= self.max_attempts:
                         item.failure = (self.stage, result)
                     else:
@@ -479,13 +486,13 @@ class StreamWorker:
 
     async def _backoff(self, where: str, error: BaseException) -> None:
         metrics.HANDLER_RETRIES.labels(self.stage).inc()
-        log.warning("transient failure, retrying", where=where, error=repr(error))
+        log.warning("transient failure, retrying", where=where, error=error_text(error))
         await asyncio.sleep(self.retry_backoff_s)
 
     async def _send_dead_letter(
         self, rec: ConsumerRecord[Any, Any], stage: str, error: BaseException
     ) -> asyncio.Future[Any]:
-        letter = _dead_letter(rec, stage, error)
+        letter = _dead_letter(rec, stage, error, self._raw_topics)
         metrics.EVENTS_DEAD_LETTERED.labels(stage, type(error).__name__).inc()
         log.warning(
             "dead-lettered",
@@ -502,4 +509,4 @@ class StreamWorker:
             ("aduan_dlq_stage", stage.encode()),
             ("aduan_dlq_error", letter.error.encode()[:1000]),
         )
-        return await self.producer.send(Emit(self.common.topics.dlq, letter, key=rec.key, headers=headers))
+        return await self.producer.send(Emit(self.common.topics.dlq, letter, key=letter.key, headers=headers))

@@ -8,6 +8,8 @@ from typing import Any
 
 import structlog
 
+from aduan_kit.redact import mask_log_fields
+
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
@@ -19,6 +21,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_log_fields,  # error texts and tracebacks may quote an input with a contact in it
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
