@@ -431,8 +431,15 @@ class DeadLetter(Event):
     key: Annotated[str, Field(max_length=MAX_ID * 2)] | None = None
     stage: ShortText
     error: Annotated[str, Field(max_length=2_000)]
-    payload: str = Field(description="The original value: UTF-8 text, or base64 when not valid UTF-8")
-    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload: str | None = Field(
+        default=None,
+        description="The original value as UTF-8 text (invalid bytes replaced, typed contacts masked); "
+        "null for a record of a raw topic, which carries the reporter's contact: read it there by "
+        "original_topic, partition and offset",
+    )
+    payload_encoding: Literal["utf-8", "base64"] = Field(
+        default="utf-8", description="Always utf-8 now; base64 was written by earlier versions"
+    )
     failed_at: datetime
 
     def event_id(self) -> str:

@@ -76,6 +76,29 @@ def test_no_pii_anywhere_in_the_normalized_json(city: CityConfig, geocoder: Geoc
     assert set(k for k, v in doc["reporter"].items() if v is not None) == {"pseudonym"}
 
 
+def test_contacts_typed_into_the_text_are_masked(city: CityConfig) -> None:
+    """Checked to fail: with the masking in ``normalize`` removed, the number and address came through."""
+    from aduan_schemas.events import RawEmail
+
+    typed = RawEmail(
+        channel_message_id="mail-typed",
+        received_at=NOW,
+        text="Jalan berlubang. Hubungi 0812-3456-7890 atau budi@example.id, atau DM @budisan ya, "
+        "air mati cc @PAMJaya",
+        address_text="Jl. Kenari, WA +62 (0)812 3456 7890",
+        subject_line="Aduan dari budi@example.id",
+        category_hint="jalan rusak, tel 021-5551234",
+    )
+    out = normalize(typed, geocoder=None, taxonomy=city.taxonomy, pseudonym_key=KEY, now=NOW)
+    dumped = out.model_dump_json()
+    for secret in ("3456", "budi@", "budisan", "5551234"):
+        assert secret not in dumped, secret
+    assert "[TELEPON]" in out.text and "[EMAIL]" in out.text and "[AKUN]" in out.text
+    assert "@PAMJaya" in out.text  # the city's own account names an office and stays
+    assert out.address_text == "Jl. Kenari, WA [TELEPON]"
+    assert out.category == "air-bersih"  # classified on the text as written (@PAMJaya reads "pam")
+
+
 def test_clean_text() -> None:
     assert clean_text("a\x07b\r\nc\u00a0\u00a0d\ufeff") == "a b c d"
     assert clean_text(None) == ""

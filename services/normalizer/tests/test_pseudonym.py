@@ -53,3 +53,32 @@ def test_no_contact_no_reporter() -> None:
 def test_empty_key_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         pseudonymise(Reporter(email="a@b.id"), "email", "")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "+62 (0)812-3456-7890",
+        "+62 (0) 812 3456 7890",
+        "0812 3456 7890",
+        "0812-3456-7890",
+        "0812.3456.7890",
+        "+6281234567890",
+        "6281234567890",
+        "62 812 3456 7890",
+        "0062 812 3456 7890",
+    ],
+)
+def test_every_spelling_of_one_indonesian_number_is_one_pseudonym(spelling: str) -> None:
+    """Checked to fail: with the former digits-only normalisation, ``+62 (0)812…`` became
+    ``620812…`` and got a second pseudonym (the two ``(0)`` spellings failed)."""
+    assert pseudonymise(Reporter(phone=spelling), "sms", KEY) == pseudonymise(
+        Reporter(phone="081234567890"), "sms", KEY
+    )
+    assert contact_of(Reporter(phone=spelling), "sms") == "sms:phone:6281234567890"
+
+
+def test_a_foreign_number_keeps_its_country_and_garbage_keeps_its_digits() -> None:
+    assert contact_of(Reporter(phone="+1 415 555 2671"), "sms") == "sms:phone:14155552671"
+    assert contact_of(Reporter(phone="no. 12"), "sms") == "sms:phone:12"
+    assert contact_of(Reporter(phone="tidak ada", email="a@b.id"), "sms") == "sms:email:a@b.id"

@@ -105,7 +105,7 @@ async def test_bad_records_are_dead_lettered_and_text_geocoding_works_without_bo
 
     letters = sorted((DeadLetter.model_validate_json(d.value) for d in dlq), key=lambda d: d.offset)
     assert [(d.original_topic, d.stage) for d in letters] == [(t.raw("twitter"), "parse")] * 2
-    assert letters[0].payload == "{not json" and "json" in letters[0].error.lower()
+    assert letters[0].payload is None and "json" in letters[0].error.lower()  # raw: a pointer only
     assert "channel_message_id" in letters[1].error
     assert dict(dlq[0].headers)["aduan_dlq_stage"] == b"parse"
 

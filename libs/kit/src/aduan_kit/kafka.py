@@ -20,7 +20,6 @@ whole fetch to the next consumer of the partitions.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -39,8 +38,10 @@ from pymongo.errors import ConnectionFailure
 from aduan_kit import cloudevents, metrics
 from aduan_kit.backoff import retry_delay
 from aduan_kit.logs import get_logger
+from aduan_kit.redact import error_text
 from aduan_kit.settings import CommonSettings
 from aduan_schemas.events import DeadLetter, Event
+from aduan_text.pii import mask_contacts
 
 log = get_logger(component="kafka")
 
@@ -263,21 +264,26 @@ async def ensure_topics(
         await admin.close()
 
 
-def _dead_letter(rec: ConsumerRecord, stage: str, error: BaseException) -> DeadLetter:
-    raw: bytes = rec.value or b""
-    try:
-        payload, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(raw).decode(), "base64"
+def _dead_letter(
+    rec: ConsumerRecord, stage: str, error: BaseException, raw_topics: frozenset[str]
+) -> DeadLetter:
+    """The dead letter of ``rec``. A record of a raw topic holds the reporter's contact: its letter keeps
+    only the pointer (topic, partition, offset, key) and ``payload`` is None; the record is read back
+    from the raw topic. Any other record's value is kept as UTF-8 text (invalid bytes replaced) with
+    contacts typed into it masked. The error never quotes an input (``aduan_kit.redact``)."""
+    payload = None
+    if rec.topic not in raw_topics:
+        payload = mask_contacts((rec.value or b"").decode("utf-8", errors="replace"))
+    key = mask_contacts(rec.key.decode(errors="replace")) if rec.key else None
     return DeadLetter(
         original_topic=rec.topic,
         partition=rec.partition,
         offset=rec.offset,
-        key=rec.key.decode(errors="replace") if rec.key else None,
+        key=key,
         stage=stage,
-        error=f"{type(error).__name__}: {error}"[:2000],
+        error=error_text(error)[:2000],
         payload=payload,
-        payload_encoding=encoding,
+        payload_encoding="utf-8",
         failed_at=datetime.now(UTC),
     )
 
@@ -321,6 +327,7 @@ class StreamWorker:
         metrics.preinit(
             metrics.EVENTS_DEAD_LETTERED, [(self.stage, t, r) for t in self._by_topic for r in reasons]
         )
+        self._raw_topics = frozenset(self.common.topics.raw_all)
         if self.max_records is None:
             self.max_records = self.common.kafka_batch_max_records
 
@@ -501,7 +508,7 @@ class StreamWorker:
                     records=len(failed),
                     offsets=[i.rec.offset for i, _ in failed[:10]],
                     attempt=max(attempts[id(i)] for i, _ in failed),
-                    error=repr(failed[0][1]),
+                    error=error_text(failed[0][1]),
                 )
             if transient is not None:
                 await self._backoff(f"{sub.topic}: {len(retry)} records", transient)
@@ -545,7 +552,7 @@ class StreamWorker:
         log.warning(
             "transient failure, retrying",
             where=where,
-            error=repr(error),
+            error=error_text(error),
             round=self._failing_rounds,
             retry_in_s=round(delay, 2),
         )
@@ -554,7 +561,7 @@ class StreamWorker:
     async def _send_dead_letter(
         self, rec: ConsumerRecord[Any, Any], stage: str, error: BaseException
     ) -> asyncio.Future[Any]:
-        letter = _dead_letter(rec, stage, error)
+        letter = _dead_letter(rec, stage, error, self._raw_topics)
         reason = (
             "invalid" if stage == "parse" else "rejected" if isinstance(error, PermanentError) else "failed"
         )
@@ -574,4 +581,4 @@ class StreamWorker:
             ("aduan_dlq_stage", stage.encode()),
             ("aduan_dlq_error", letter.error.encode()[:1000]),
         )
-        return await self.producer.send(Emit(self.common.topics.dlq, letter, key=rec.key, headers=headers))
+        return await self.producer.send(Emit(self.common.topics.dlq, letter, key=letter.key, headers=headers))

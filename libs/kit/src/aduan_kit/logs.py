@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from aduan_kit.redact import mask_log_fields
+
 # Libraries whose INFO lines are per request or per query: kept at WARNING. aiokafka's INFO lines
 # (group joins, partition assignments) are few and what an operator looks for, so they stay.
 QUIET = ("pymongo", "httpx", "httpcore", "uvicorn.access")
@@ -50,6 +52,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                mask_log_fields,  # error texts and tracebacks may quote an input with a contact in it
                 structlog.processors.JSONRenderer(),
             ],
         )

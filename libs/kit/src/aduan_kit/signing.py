@@ -1,7 +1,10 @@
 """Signed webhooks: HMAC-SHA256 over ``"<timestamp>.<body>"``.
 
 Headers: ``X-Aduan-Timestamp`` (Unix seconds) and ``X-Aduan-Signature: sha256=<hex>``. The timestamp
-bounds replay to ``tolerance`` seconds. The same scheme signs what the notifier sends to SKPD systems.
+bounds replay to ``tolerance`` seconds on both sides: a timestamp further in the past *or the future*
+is refused (a future one would otherwise extend a captured request's life). Headers are untrusted:
+anything but ASCII digits in the timestamp or ASCII in the signature is a ``SignatureError`` (401),
+never an exception of the comparison. The same scheme signs what the notifier sends to SKPD systems.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 TIMESTAMP_HEADER = "X-Aduan-Timestamp"
 SIGNATURE_HEADER = "X-Aduan-Signature"
 DEFAULT_TOLERANCE_S = 300
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(ValueError):
@@ -38,10 +42,12 @@ def verify(
     """Raise ``SignatureError`` with the reason unless the signature is valid and fresh."""
     if not timestamp or not signature:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
-    try:
-        ts = int(timestamp)
-    except ValueError as e:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not Unix seconds") from e
+    # int() alone would take "+1", " 1" or non-ASCII digits; compare_digest raises on non-ASCII str.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not Unix seconds")
+    if not signature.isascii():
+        raise SignatureError("signature does not match")
+    ts = int(timestamp)
     current = time.time() if now is None else now
     if abs(current - ts) > tolerance:
         raise SignatureError(f"timestamp outside the {tolerance} s window")

@@ -21,6 +21,7 @@ from aduan_normalizer.pseudonym import pseudonymise
 from aduan_schemas.city import SkpdRegistry, Taxonomy
 from aduan_schemas.events import NormalizedReport, RawReport, raw_report_adapter
 from aduan_schemas.ids import report_id
+from aduan_text.pii import mask_contacts
 
 # Control characters become spaces (then collapse); invisible format marks that only confuse matching
 # (zero-width space, BOM, direction marks) are dropped. Zero-width joiners stay: emoji need them.
@@ -30,6 +31,7 @@ _CLEAN_TABLE: dict[int, str | None] = {**_CONTROL, **_INVISIBLE}
 
 _classifiers: CompiledPer[Taxonomy, Classifier] = CompiledPer(Classifier)
 _REPLACED = frozenset({"reporter", "raw", "text", "address_text"})  # normalize sets these itself
+_MASKED = ("category_hint",)  # other free text a citizen writes, kept with contacts masked
 
 
 def clean_text(s: str | None) -> str:
@@ -59,24 +61,32 @@ def normalize(
     for a whole batch with ``Geocoder.locate_many``).
 
     ``reporter`` keeps only a pseudonym and ``raw`` (the channel's original payload, which carries PII)
-    is dropped: the original stays on the raw topic. ``duplicate_of`` is always null here: exact
+    is dropped: the original stays on the raw topic. Contacts typed into the free text (text, address,
+    the channel's category label) are masked (``[TELEPON]``, ``[EMAIL]``, ``[AKUN]``,
+    ``[NIK]``; the city's official accounts stay) after classification and geocoding, which read the
+    text as written. ``duplicate_of`` is always null here: exact
     re-deliveries are dropped before this point, near-duplicates are not detected yet.
     """
     text = clean_text(raw.text)
     address = clean_text(raw.address_text) or None
     subject = clean_text(getattr(raw, "subject_line", None))
     words = f"{subject} {text}".strip()
-    category = classifier_for(taxonomy).classify(words, raw.category_hint, raw.channel)
+    classifier = classifier_for(taxonomy)
+    category = classifier.classify(words, raw.category_hint, raw.channel)
     place = NO_MATCH
     if geocoder is not None:
         place = geocoder.geocode(raw.location, address, words, located=located)
     # The raw report's values as they are (not a model_dump): nested parts stay validated instances,
     # which pydantic takes without checking them again.
     fields = {k: v for k, v in raw.__dict__.items() if k not in _REPLACED}
+    keep = classifier.taxonomy.language.accounts
+    for name in _MASKED:
+        if isinstance(value := fields.get(name), str):
+            fields[name] = mask_contacts(value, keep)
     return NormalizedReport(
         **fields,
-        text=text,
-        address_text=address,
+        text=mask_contacts(text, keep),
+        address_text=mask_contacts(address, keep) if address else None,
         reporter=pseudonymise(raw.reporter, raw.channel, pseudonym_key),
         raw=None,
         report_id=report_id(raw),

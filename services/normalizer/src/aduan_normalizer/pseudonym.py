@@ -5,7 +5,11 @@ contact on the same channel always gets the same pseudonym (so repeat reporters 
 the key nobody can test a guessed phone number against it. The contact used is the first present of
 phone, email, handle, normalised so that spelling variants agree:
 
-- phone: digits only, a national leading ``0`` written as the country code (``0812…`` = ``+62 812…``);
+- phone: parsed by ``phonenumbers`` (Google's libphonenumber metadata) as an Indonesian number unless it
+  carries another country code, and keyed as its E.164 digits without the ``+``, so ``0812…``,
+  ``+62 812…``, ``+62 (0)812…`` and ``0062 812…`` agree (and pseudonyms made before the library stay
+  the same for numbers written plainly). A string the library cannot read as a possible number falls
+  back to its digits;
 - email: trimmed, lowercased;
 - handle: trimmed, lowercased, without a leading ``@``.
 
@@ -17,16 +21,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import phonenumbers
+
 from aduan_schemas.events import Reporter
 
 PREFIX = "psn_"
 HEX_DIGITS = 24
 DEFAULT_COUNTRY_CODE = "62"
+DEFAULT_REGION = "ID"
 MIN_KEY_LENGTH = 16
 
 
-def normalise_phone(phone: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
+def normalise_phone(phone: str, region: str = DEFAULT_REGION) -> str:
+    """The number's E.164 digits (no ``+``); digits only when it is not a possible number."""
+    text = phone.strip()
+    if text.startswith("00"):  # international dialling prefix; libphonenumber reads it as national digits
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    return _digits(phone)
+
+
+def _digits(phone: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
+    digits = "".join(ch for ch in phone if ch.isascii() and ch.isdigit())
     if digits.startswith("00"):  # international dialling prefix
         digits = digits[2:]
     elif digits.startswith("0"):

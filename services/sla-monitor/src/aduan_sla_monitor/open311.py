@@ -28,6 +28,7 @@ MAX_PAGE_SIZE = 200
 MAX_OFFSET = 10_000
 MAX_IDS = 50
 MAX_QUERY_BYTES = 4_096
+MIN_YEAR, MAX_YEAR = 1970, 2200  # dates a query may name
 MAX_VALUE = 2_048
 # Parameters Open311 clients send that we accept and ignore (one jurisdiction; reads need no key).
 IGNORED = frozenset({"jurisdiction_id", "api_key"})
@@ -178,6 +179,8 @@ def _date(one: Mapping[str, str], name: str) -> datetime | None:
         raise BadQuery(f"{name} must be an RFC 3339 date-time, e.g. 2026-11-22T08:00:00+07:00") from None
     if parsed.tzinfo is None:
         raise BadQuery(f"{name} needs a time zone offset (RFC 3339), e.g. 2026-11-22T08:00:00+07:00")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # the window arithmetic would overflow near year 1 or 9999
+        raise BadQuery(f"{name} must fall between the years {MIN_YEAR} and {MAX_YEAR}")
     return parsed.astimezone(UTC)
 
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from aduan_kit.ingest import IngestSettings
 from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings, load_settings
-from aduan_kit.signing import SIGNATURE_HEADER, sign
+from aduan_kit.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from aduan_kit.testing.app import running
 from aduan_kit.testing.broker import OwnBroker
 from aduan_kit.testing.kafka import create_topics, eventually, read_topic
@@ -30,17 +30,26 @@ from aduan_schemas.ids import report_id_for
 WEBHOOK_PATH = "/v1/reports"
 """Where senders post reports. Spelled out rather than imported, so that moving it fails the tests."""
 
-Headers = Callable[[bytes], dict[str, str]]
-"""Builds a request's headers from the body it is sent with."""
+Headers = Callable[[bytes], Mapping[str, str | bytes]]
+"""Builds a request's headers from the body it is sent with (bytes: sent as they are, e.g. not ASCII)."""
 
 Rejected = tuple[str, bytes, Headers, int, str]
 """A request that must be refused: (case name, body, headers, HTTP status, text in the ``detail``)."""
 
+
+def on_wire(headers: Mapping[str, str | bytes]) -> list[tuple[bytes, bytes]]:
+    """Headers as bytes, so a test can send what a client library would refuse to encode."""
+    return [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()]
+
+
 OTHER_SECRET = "another-secret-0123456789"
 STALE_S = 3_600  # well outside the default 300 s window
+WINDOW_S = 300  # the default signature window; "just outside" is one second past it
 
 OUTCOMES = {401: "unauthorized", 413: "too_large", 422: "invalid"}
 """The ``aduan_ingest_requests_total`` outcome a rejection with each status is counted under."""
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 R = TypeVar("R", bound=RawReport)
 
@@ -68,8 +77,20 @@ class Signer:
         """Signed for another body: the one sent was changed after signing."""
         return {**sign(self.secret, body + b" "), **self.extra}
 
+    def at(self, offset_s: int) -> Headers:
+        """Correctly signed, with a timestamp ``offset_s`` seconds from now."""
+        return lambda body: {**sign(self.secret, body, int(time.time()) + offset_s), **self.extra}
+
     def stale(self, body: bytes) -> dict[str, str]:
         return {**sign(self.secret, body, int(time.time()) - STALE_S), **self.extra}
+
+    def non_ascii(self, body: bytes) -> dict[str, str | bytes]:
+        """A signature header of UTF-8 bytes (a comparison of non-ASCII text raises instead of failing)."""
+        return {**self.signed(body), SIGNATURE_HEADER: "sha256=é".encode()}
+
+    def non_ascii_timestamp(self, body: bytes) -> dict[str, str | bytes]:
+        """Full-width digits: Python's int() reads them, the check must not."""
+        return {**self.signed(body), TIMESTAMP_HEADER: str(int(time.time())).translate(FULL_WIDTH).encode()}
 
     def rejections(self, body: bytes) -> list[Rejected]:
         """The signature failures every channel refuses with 401; ``body`` is a valid payload."""
@@ -79,6 +100,11 @@ class Signer:
             ("malformed signature", body, self.malformed, 401, "signature does not match"),
             ("tampered body", body, self.tampered, 401, "signature does not match"),
             ("stale timestamp", body, self.stale, 401, "outside the 300 s window"),
+            ("just past the window", body, self.at(-WINDOW_S - 2), 401, "outside the 300 s window"),
+            ("future timestamp", body, self.at(STALE_S), 401, "outside the 300 s window"),
+            ("just ahead of the window", body, self.at(WINDOW_S + 2), 401, "outside the 300 s window"),
+            ("non-ASCII signature", body, self.non_ascii, 401, "signature does not match"),
+            ("non-ASCII timestamp", body, self.non_ascii_timestamp, 401, "not Unix seconds"),
         ]
 
 
@@ -109,7 +135,7 @@ async def assert_rejected(
     async with running(app) as client:
         before = (await client.get("/metrics")).text
         for case, body, headers, status, reason in cases:
-            resp = await client.post(path, content=body, headers=headers(body))
+            resp = await client.post(path, content=body, headers=on_wire(headers(body)))
             assert resp.status_code == status, f"{case}: {resp.text}"
             assert reason in resp.json()["detail"], case
         after = (await client.get("/metrics")).text
@@ -171,7 +197,7 @@ async def assert_published(
     await create_topics(common)
     async with running(app) as client:
         before = (await client.get("/metrics")).text
-        resp = await client.post(path, content=body, headers=headers(body))
+        resp = await client.post(path, content=body, headers=on_wire(headers(body)))
         records = await read_topic(common, common.topics.raw(channel), 1, settle=0.5)
         after = (await client.get("/metrics")).text
         ready = await client.get("/readyz")
