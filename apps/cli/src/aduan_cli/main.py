@@ -128,17 +128,14 @@ def stack_up(args: argparse.Namespace) -> int:
         return 130
     print(stack.table())
     print(f"\nready in {time.monotonic() - started:.1f} s. Ctrl-C stops everything.", flush=True)
+
+    def restarting(name: str, waited_s: float) -> None:
+        after = f" after {waited_s:.0f} s" if waited_s else ""
+        log_file = stack.logs_dir / (name + ".log")
+        print(f"aduan: {name} exited; restarting it{after} (see {log_file})", flush=True)
+
     try:
-        while not stopping:
-            time.sleep(0.5)
-            for name in stack.dead_services():
-                if stopping:
-                    break
-                print(
-                    f"aduan: {name} exited; restarting it (see {stack.logs_dir / (name + '.log')})",
-                    flush=True,
-                )
-                stack.restart(name, wait=False)
+        stack.supervise(lambda: stopping, restarting)
     finally:
         print("aduan: stopping ...", flush=True)
         stack.stop()

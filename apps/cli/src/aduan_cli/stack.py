@@ -13,10 +13,12 @@ consuming service share its consumer group, so they split the partitions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -329,6 +331,35 @@ class Stack:
 
     def dead_services(self) -> list[str]:
         return [n for n, s in self.services.items() if not s.process.alive]
+
+    def supervise(
+        self,
+        stopping: Callable[[], bool],
+        on_restart: Callable[[str, float], None] = lambda name, delay: None,
+        interval_s: float = 0.2,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        """Until ``stopping()``: restart every worker process that died. The first restart is immediate;
+        one that dies again within a minute of its restart waits twice as long as last time (1 s, 2 s,
+        ... up to ``max_backoff_s``), so a crash loop does not hog the machine. ``on_restart(name,
+        waited_s)`` is told of each restart."""
+        waits: dict[str, float] = {}  # name -> back-off of its next restart
+        restarted_at: dict[str, float] = {}
+        due: dict[str, float] = {}  # name -> when a dead worker may be started again
+        while not stopping():
+            now = time.monotonic()
+            for name in self.dead_services():
+                if name not in due:
+                    stable = now - restarted_at.get(name, -1e9) > 60
+                    wait = 0.0 if stable else min(max(1.0, 2 * waits[name]), max_backoff_s)
+                    waits[name], due[name] = wait, now + wait
+                if now >= due[name] and not stopping():
+                    del due[name]
+                    restarted_at[name] = now
+                    on_restart(name, waits[name])
+                    with contextlib.suppress(StartError, OSError):  # e.g. its port not free yet: later
+                        self.restart(name, wait=False)
+            time.sleep(interval_s)
 
     def stop(self) -> None:
         for svc in self.services.values():
