@@ -19,13 +19,22 @@ async def committed(bootstrap: str, group: str, tps: list[TopicPartition]) -> di
 
 
 async def end_offsets(bootstrap: str, topics: set[str]) -> dict[TopicPartition, int]:
-    """The end offset (next offset to be written) of every partition of ``topics``."""
+    """The end offset (next offset to be written) of every partition of ``topics``: one past the last
+    record read. (The embedded broker's own answer, ListOffsets, can fall short when the last write was
+    a batch of several records, so it is only where reading starts.)"""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # loads the cluster's metadata
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        return dict(await consumer.end_offsets(tps))
+        ends = dict(await consumer.end_offsets(tps))
+        consumer.assign(tps)
+        for tp, end in ends.items():
+            consumer.seek(tp, max(end - 1, 0))
+        while batch := await consumer.getmany(timeout_ms=500):
+            for tp, records in batch.items():
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+        return ends
     finally:
         await consumer.stop()
 
