@@ -21,14 +21,19 @@ from tests.test_end_to_end import post_qlue, qlue_payload
 N = 150
 
 
-async def count_case_ids(common: CommonSettings, msg_ids: set[str], coll: str = "cases") -> set[str]:
-    """The report ids of these Qlue messages found in ``coll`` (looked up by the ``_id`` index)."""
+async def stored_ids(common: CommonSettings, report_ids: set[str], coll: str = "cases") -> set[str]:
+    """Those of ``report_ids`` found in ``coll`` (looked up by the ``_id`` index)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(common.mongodb_url.get_secret_value())
     try:
-        ids = sorted(report_id_for("qlue", m) for m in msg_ids)
+        ids = sorted(report_ids)
         return {str(d["_id"]) async for d in find_in(client[common.mongodb_db][coll], "_id", ids, {"_id": 1})}
     finally:
         await client.close()
+
+
+async def count_case_ids(common: CommonSettings, msg_ids: set[str], coll: str = "cases") -> set[str]:
+    """The report ids of these Qlue messages found in ``coll``."""
+    return await stored_ids(common, {report_id_for("qlue", m) for m in msg_ids}, coll)
 
 
 async def count_cases(common: CommonSettings, msg_ids: set[str]) -> int:

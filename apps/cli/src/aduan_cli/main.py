@@ -130,12 +130,9 @@ def stack_up(args: argparse.Namespace) -> int:
         return 130
     print(stack.table())
     print(f"\nready in {time.monotonic() - started:.1f} s. Ctrl-C stops everything.", flush=True)
+
     try:
-        while not stopping:
-            time.sleep(0.5)
-            if not stopping:
-                for line in stack.supervise():
-                    print(line, flush=True)
+        stack.supervise_until(lambda: stopping, lambda line: print(line, flush=True))
     finally:
         print(
             "aduan: stopping: adapters first, then the stages once they have handled every record "

@@ -13,10 +13,12 @@ consuming service share its consumer group, so they split the partitions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -362,9 +364,12 @@ class Stack:
     def dead_services(self) -> list[str]:
         return [n for n, s in self.services.items() if not s.process.alive]
 
-    def supervise(self, now: float | None = None) -> list[str]:
+    def supervise(
+        self, now: float | None = None, on_restart: Callable[[str], None] | None = None
+    ) -> list[str]:
         """One look at every process: schedule the restart of each one newly found dead (see
-        ``CrashBackoff``), restart those whose time has come. Returns a line per decision."""
+        ``CrashBackoff``), restart those whose time has come (``on_restart(name)`` told of each).
+        Returns a line per decision."""
         now = time.monotonic() if now is None else now
         policy = self.config.crash_backoff
         said = []
@@ -381,8 +386,24 @@ class Stack:
                     + f" (see {log})"
                 )
             if now >= svc.restart_at:
-                self.restart(name, wait=False)
+                with contextlib.suppress(StartError, OSError):  # e.g. its port not free yet: next look
+                    self.restart(name, wait=False)
+                    if on_restart is not None:
+                        on_restart(name)
         return said
+
+    def supervise_until(
+        self,
+        stopping: Callable[[], bool],
+        say: Callable[[str], None] = print,
+        on_restart: Callable[[str], None] | None = None,
+        interval_s: float = 0.2,
+    ) -> None:
+        """``supervise`` every ``interval_s`` until ``stopping()``."""
+        while not stopping():
+            for line in self.supervise(on_restart=on_restart):
+                say(line)
+            time.sleep(interval_s)
 
     def stop(self, drain: bool = True) -> None:
         """An orderly stop: the ingest adapters first (they stop accepting; what they accepted and did

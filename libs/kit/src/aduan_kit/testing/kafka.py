@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -128,5 +129,35 @@ async def find_events(
         if len(found) < count:
             raise AssertionError(f"{topic}: {len(found)} of {count} matching events within {timeout} s")
         return found
+    finally:
+        await consumer.stop()
+
+
+async def ids_on_topic(
+    common: CommonSettings,
+    topic: str,
+    id_of: Callable[[bytes], str | None],
+    wanted: set[str],
+    timeout: float = 60,
+) -> Counter[str]:
+    """How often each of the ``wanted`` ids (``id_of(value)``) is on ``topic``: read from the start until
+    every one was seen, then on to the end the topic had at that moment (so doubles are counted too).
+    Returns early with what was seen when ``timeout`` runs out."""
+    consumer = await _reader(common, topic)
+    seen: Counter[str] = Counter()
+    ends: dict[Any, int] | None = None
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    rid = id_of(r.value)
+                    if rid in wanted:
+                        seen[rid] += 1
+            if ends is None and wanted <= seen.keys():
+                ends = await consumer.end_offsets(list(consumer.assignment()))
+            if ends is not None and all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                break
+        return seen
     finally:
         await consumer.stop()
