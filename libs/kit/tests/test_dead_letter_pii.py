@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from aduan_kit.kafka import BatchResult, Emit, Received, Subscription, parser_for
 from aduan_kit.logs import configure_logging
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import create_all_topics, eventually, find_events, publish_bytes, read_topic
+from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes, read_topic
 from aduan_kit.testing.samples import normalized, raw_qlue
 from aduan_kit.testing.worker import run_worker
 from aduan_schemas.events import DeadLetter, NormalizedReport, RawQlue, Reporter
@@ -30,7 +30,7 @@ async def test_a_raw_record_is_dead_lettered_as_a_pointer_and_nothing_quotes_the
     ``error=f"{type}: {error}"`` (the former text, quoting inputs), and with the log processor
     ``mask_log_fields`` removed (the batch handler's traceback quotes the text), each went red."""
     configure_logging("test")
-    await create_all_topics(common)
+    await create_topics(common)
     t = common.topics
     # A raw record of the right shape but a bad field next to the contact: pydantic quotes inputs.
     bad = json.loads(raw_qlue(reporter=Reporter(name=NAME, phone=PHONE, email=EMAIL)).model_dump_json())
