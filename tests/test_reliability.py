@@ -12,7 +12,7 @@ from aduan_cli.stack import Stack
 from aduan_kit.kafka import producer_for
 from aduan_kit.mongo import find_in
 from aduan_kit.settings import CommonSettings
-from aduan_kit.testing.kafka import eventually, read_topic
+from aduan_kit.testing.kafka import eventually, ids_on_topic
 from aduan_kit.testing.samples import raw_qlue
 from aduan_schemas.events import NormalizedReport
 from aduan_schemas.ids import report_id, report_id_for
@@ -68,9 +68,12 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_report(
         return await count_cases(stack_common, acknowledged) == len(acknowledged)
 
     await eventually(all_stored, timeout=90, interval=1)
-    normalized = await read_topic(stack_common, stack_common.topics.normalized, len(acknowledged), timeout=30)
-    ids = {NormalizedReport.model_validate_json(r.value).channel_message_id for r in normalized}
-    assert acknowledged <= ids
+
+    def message_id(value: bytes) -> str:
+        return NormalizedReport.model_validate_json(value).channel_message_id
+
+    seen = await ids_on_topic(stack_common, stack_common.topics.normalized, message_id, acknowledged)
+    assert acknowledged <= seen.keys()
 
 
 async def test_sigkill_while_a_batch_is_in_flight_loses_nothing_and_stores_each_case_once(

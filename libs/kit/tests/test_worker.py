@@ -1,6 +1,8 @@
 """The consume -> handle -> produce -> commit loop against the real broker: retries, dead letters, commits."""
 
 import asyncio
+import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,3 +135,32 @@ async def test_consumer_lag_keeps_rising_while_the_handler_is_stuck(common: Comm
         release.set()
 
     await run_worker(common, stuck, lag_rises)
+
+
+async def test_json_nested_past_the_parsers_recursion_limit_is_dead_lettered(common: CommonSettings) -> None:
+    """A value nested 100,000 deep makes a JSON parser raise ``RecursionError`` (not a ``ValueError``).
+
+    Checked to fail: without ``RecursionError`` among the parse failures the worker's loop died on it
+    (the notifier exited this way on such a record on ``aduan.sla.events``) and the good record behind
+    it was never routed."""
+    await create_topics(common)
+    key = f"deep-{uuid.uuid4().hex[:8]}"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    await publish_bytes(common, common.topics.normalized, deep, key.encode())
+    good = normalized()
+    await publish(common, good)
+
+    async def handler(ev: NormalizedReport, _: Received) -> Sequence[Emit]:
+        return [Emit(common.topics.routed, ev)]
+
+    async def routed() -> None:
+        await find_events(
+            common, common.topics.routed, NormalizedReport, lambda e: e.report_id == good.report_id
+        )
+
+    def parse(value: bytes) -> NormalizedReport:  # a parser that reads JSON with the standard library
+        return NormalizedReport.model_validate(json.loads(value))
+
+    await run_subscription(common, Subscription(common.topics.normalized, parse, handler), routed)
+    (letter,) = await find_events(common, common.topics.dlq, DeadLetter, lambda d: d.key == key)
+    assert letter.stage == "parse"

@@ -55,11 +55,11 @@ async def test_follow_up_reopens_a_resolved_case_once_with_a_new_resolve_clock(
         for r in (resolved, still_open):
             await publish(common, t.routed, r)
         await publish(common, t.status, done)
-        await case_where(client, resolved.report_id, lambda c: c["status"] == "resolved" and "sla" in c)
+        await case_where(client, resolved.report_id, lambda c: c.get("status") == "resolved" and "sla" in c)
         await case_where(client, still_open.report_id, lambda c: "sla" in c)
         await publish(common, t.routed, reply)
         await publish(common, t.routed, nudge)
-        case = await case_where(client, resolved.report_id, lambda c: c["status"] == "reopened")
+        case = await case_where(client, resolved.report_id, lambda c: c.get("status") == "reopened")
         linked = await case_where(client, still_open.report_id, lambda c: c.get("follow_ups"))
         await publish(common, t.routed, reply)  # re-delivered: no second reopening
         reopened = await find_events(

@@ -242,6 +242,6 @@ async def test_invalid_records_are_dead_lettered_and_consumption_continues(
         case = await case_where(client, report.report_id, lambda c: "respond_by" in c)
     letters = sorted((DeadLetter.model_validate_json(r.value) for r in dlq), key=lambda d: d.stage)
     assert [(d.original_topic, d.stage) for d in letters] == [(t.routed, "parse"), (t.status, "sla")]
-    assert "validation error" in letters[0].error.lower()
+    assert letters[0].error.startswith("ValidationError: ") and "Field required" in letters[0].error
     assert "not in the SKPD registry" in letters[1].error
     assert case["status"] == "routed" and "history" not in case

@@ -456,7 +456,7 @@ class StreamWorker:
             if len(rec.value) > MAX_RECORD_BYTES:
                 raise PermanentError(f"record of {len(rec.value)} bytes exceeds {MAX_RECORD_BYTES}")
             item.event = self._by_topic[topic].parse(rec.value)
-        except (PermanentError, ValidationError, ValueError) as e:
+        except (PermanentError, ValidationError, ValueError, RecursionError) as e:  # deep nesting: recursion
             item.failure = ("parse", e)
         return item
 

@@ -110,7 +110,7 @@ def tolerant(model: type[Event], field_name: str, known: frozenset[str]) -> Any:
     def parse(value: bytes) -> Event | Ignored:
         try:
             data = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep: the model's parser says why
             data = None
         if isinstance(data, dict) and isinstance(data.get(field_name), str) and data[field_name] not in known:
             rid = data.get("report_id")
