@@ -77,6 +77,9 @@ def running_stack(
             extra_env={
                 "ADUAN_NOTIFIER_WEBHOOK_URL_TEMPLATE": inbox.url + "/skpd/{skpd_code}",
                 "ADUAN_SLA_MONITOR_SCAN_INTERVAL_S": "0.2",
+                # Tests kill the monitor (kill -9 keeps its scanner lease until it expires): a restarted
+                # one takes the scan over within seconds instead of the deployed 120 s.
+                "ADUAN_SLA_MONITOR_CLAIM_LEASE_S": "3",
                 # These tests count one case per report sent; their generated reports are alike enough
                 # to be merged as near-duplicates (tested in the normalizer's own tests).
                 "ADUAN_NORMALIZER_NEAR_DUPLICATES": "false",
