@@ -110,7 +110,7 @@ async def test_an_operator_splits_a_wrong_link_and_merges_two_cases(
         await publish(common, t.routed, wrong)
         await case_where(client, first.report_id, lambda c: c.get("duplicates") == [wrong.report_id])
         await publish(common, t.duplicates, split)
-        own = await case_where(client, wrong.report_id, lambda c: "sla" in c)
+        own = await case_where(client, wrong.report_id, lambda c: "sla" in c and "split_from" in c)
         await publish(common, t.duplicates, merge)
         case = await case_where(client, first.report_id, lambda c: c.get("duplicates") == [other.report_id])
         merged = (await client.get(f"/v1/cases/{other.report_id}")).json()
