@@ -77,4 +77,6 @@ async def test_two_workers_per_stage_share_the_load_and_each_report_is_routed_on
     assert set(routed_ids) == expected and set(routed_ids.values()) == {1}
     assert set(normalized_ids) == expected and set(normalized_ids.values()) == {1}
     assert all(n > 0 for pair in consumed for n in pair), consumed
-    assert [sum(pair) for pair in consumed] == [N, N]
+    # A rebalance re-delivers what a worker fetched and had not committed (at-least-once): a stage may
+    # fetch more than N records; its outputs are exactly once (above).
+    assert all(sum(pair) >= N for pair in consumed), consumed
