@@ -57,7 +57,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--cases-max", type=int, default=100_000, help="sweep: skip levels above this (1M: 1000000)"
     )
-    ap.add_argument("--dedupe-roots", type=_ints, default=(2_000, 10_000), help="dedupe: root-store levels")
+    ap.add_argument(
+        "--dedupe-roots", type=_ints, default=(2_000,), help="dedupe: root-store levels (also 10000)"
+    )
     ap.add_argument("--dedupe-probes", type=int, default=200, help="dedupe: reports linked per level")
     ap.add_argument("--dedupe-batch", type=int, default=10, help="dedupe: reports per batch")
     ap.add_argument("--soak-rate", type=int, default=500)

@@ -26,7 +26,7 @@ class Options:
     newly_due: int = 500
     soak_rate: int = 500
     soak_duration_s: float = 600.0
-    dedupe_roots: tuple[int, ...] = (2_000, 10_000)
+    dedupe_roots: tuple[int, ...] = (2_000,)
     dedupe_probes: int = 200
     dedupe_batch: int = 10
 
