@@ -290,6 +290,7 @@ def _dedupe(d: dict[str, Any]) -> list[str]:
             r["evidence_cpu_us_per_report"],
             r["decide_cpu_us_per_report"],
             r["fill_docs_per_s"],
+            f"{r.get('first_read_roots', '–')} in {r.get('first_read_s', '–')} s",
         ]
         for r in d["levels"]
     ]
@@ -297,13 +298,14 @@ def _dedupe(d: dict[str, Any]) -> list[str]:
         table(
             [
                 "roots",
-                "roots read / report",
+                "roots under its keys / report",
                 "link wall µs / report",
                 "link CPU µs",
                 "database CPU µs",
                 "pure: evidence µs",
                 "pure: decide µs",
                 "fill docs/s",
+                "first read: roots in s",
             ],
             rows,
         )

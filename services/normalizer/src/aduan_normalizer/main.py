@@ -25,7 +25,7 @@ from aduan_normalizer.dedupe import RedeliveryFilter
 from aduan_normalizer.geocode import Geocoder
 from aduan_normalizer.neardup import load_policy
 from aduan_normalizer.neardup_store import OpenRootStore
-from aduan_normalizer.neardup_stream import StreamLinker, apply_statuses
+from aduan_normalizer.neardup_stream import StreamLinker
 from aduan_normalizer.pipeline import load_geocoder, normalize
 from aduan_schemas.events import NormalizedReport, RawReport, StatusUpdate, raw_report_adapter
 from aduan_schemas.ids import report_id
@@ -141,7 +141,7 @@ def build(settings: NormalizerSettings) -> FastAPI:
     async def on_status(batch: list[tuple[StatusUpdate, Received]]) -> BatchResult:
         """Resolved/rejected cases stop being near-duplicate targets; reopened ones are targets again."""
         if state.linker is not None:
-            await apply_statuses(state.linker.store, (u for u, _ in batch))
+            await state.linker.apply_statuses(u for u, _ in batch)
         return [[] for _ in batch]
 
     async def after_delivery(events: list[Any]) -> None:

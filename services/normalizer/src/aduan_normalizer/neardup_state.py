@@ -54,14 +54,27 @@ class OpenReports:
             self._by_key.setdefault(key, {})[ev.report_id] = ev
         heapq.heappush(self._expiry, (ev.received_at + self.policy.keep_for(ev.category), ev.report_id))
 
-    def resolve(self, report_id: str) -> None:
-        """The case was resolved: it stays known (a recurring report is told apart) but is no target."""
+    def __contains__(self, report_id: object) -> bool:
+        return report_id in self._by_id
+
+    def get(self, report_id: str) -> Evidence | None:
+        return self._by_id.get(report_id)
+
+    def put(self, ev: Evidence) -> None:
+        """Keep ``ev``, replacing what is known of the same report (its resolved flag may have changed)."""
+        if ev.report_id not in self._by_id:
+            self.add(ev)
+            return
+        self._by_id[ev.report_id] = ev
+        for key in candidate_keys(ev):
+            self._by_key.setdefault(key, {})[ev.report_id] = ev
+
+    def resolve(self, report_id: str, resolved: bool = True) -> None:
+        """The case was resolved: it stays known (a recurring report is told apart) but is no target.
+        ``resolved=False``: it was reopened and is a target again."""
         ev = self._by_id.get(report_id)
         if ev is not None:
-            done = replace(ev, resolved=True)
-            self._by_id[report_id] = done
-            for key in candidate_keys(done):
-                self._by_key[key][report_id] = done
+            self.put(replace(ev, resolved=resolved))
 
     def evict(self, now: datetime) -> int:
         """Forget reports whose keep-time ended before ``now``; returns how many."""

@@ -1,14 +1,20 @@
 """The open near-duplicate roots in MongoDB, so the windowed state survives restarts and rebalances.
 
-One document per root: its ``Evidence``, its ``partition`` (``neardup.partition_key``) and
-``expires_at`` (received_at + ``DuplicatePolicy.keep_for`` its category). A TTL index on ``expires_at``
-lets the database forget roots whose windows closed, so the collection is bounded by the windows, not by
-history; ``load`` also skips the expired ones the TTL monitor has not removed yet. A worker that is
-assigned partitions (start-up or rebalance) loads exactly their roots.
+One document per root: its ``Evidence``, its ``partition`` (``neardup.partition_key``),
+``expires_at`` (received_at + ``DuplicatePolicy.keep_for`` its category), ``updated_at`` (when it was
+last written) and ``writer`` (the worker that wrote it; empty for a resolution). A TTL index on
+``expires_at`` lets the database forget roots whose windows closed, so the collection is bounded by the
+windows, not by history; reads also skip the expired ones the TTL monitor has not removed yet.
+
+A stream worker keeps every unexpired root in memory (``neardup_stream``): it reads them all once
+(``unexpired``) and then, per batch, only what other workers wrote since (``changed_since``, by the
+``updated_at`` index). ``candidates`` (by lookup keys) and ``load`` (by partition) serve the benchmark
+and the tests.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +28,18 @@ from aduan_normalizer.neardup import DuplicatePolicy, Evidence, candidate_keys
 EXPIRY_INDEX = "neardup_expiry"
 PARTITION_INDEX = "neardup_partition"
 KEYS_INDEX = "neardup_keys"
+UPDATED_INDEX = "neardup_updated"
+RESOLVER = ""  # ``writer`` of a resolution: every worker reads it back, its author included
 
 
-def to_document(ev: Evidence, partition: str, policy: DuplicatePolicy) -> dict[str, Any]:
+def to_document(
+    ev: Evidence,
+    partition: str,
+    policy: DuplicatePolicy,
+    *,
+    writer: str = RESOLVER,
+    at: datetime | None = None,
+) -> dict[str, Any]:
     return {
         "_id": ev.report_id,
         "partition": partition,
@@ -39,7 +54,9 @@ def to_document(ev: Evidence, partition: str, policy: DuplicatePolicy) -> dict[s
         "tokens": sorted(ev.tokens),
         "strong": sorted(ev.strong),
         "resolved": ev.resolved,
-        "keys": list(candidate_keys(ev)),  # what ``candidates`` searches (the stream's batch lookup)
+        "keys": list(candidate_keys(ev)),  # what ``candidates`` searches
+        "updated_at": at or datetime.now(UTC),
+        "writer": writer,
     }
 
 
@@ -63,21 +80,30 @@ def from_document(doc: dict[str, Any]) -> Evidence:
 
 
 class OpenRootStore:
-    def __init__(self, coll: AsyncCollection[dict[str, Any]], policy: DuplicatePolicy) -> None:
+    def __init__(
+        self, coll: AsyncCollection[dict[str, Any]], policy: DuplicatePolicy, writer: str | None = None
+    ) -> None:
         self.coll = coll
         self.policy = policy
+        self.writer = writer or uuid.uuid4().hex  # this worker, so it skips its own writes when it syncs
 
     async def ensure_indexes(self) -> None:
         """TTL on ``expires_at`` (each document carries its own expiry: ``expireAfterSeconds`` 0)."""
         await self.coll.create_index("expires_at", name=EXPIRY_INDEX, expireAfterSeconds=0)
         await self.coll.create_index("partition", name=PARTITION_INDEX)
         await self.coll.create_index("keys", name=KEYS_INDEX)
+        await self.coll.create_index("updated_at", name=UPDATED_INDEX)
 
     async def save(self, roots: Iterable[tuple[Evidence, str]]) -> None:
         """Store new roots in one bulk write (idempotent by report id: a replayed report rewrites its own
         document)."""
+        at = datetime.now(UTC)
         ops = [
-            ReplaceOne({"_id": ev.report_id}, to_document(ev, partition, self.policy), upsert=True)
+            ReplaceOne(
+                {"_id": ev.report_id},
+                to_document(ev, partition, self.policy, writer=self.writer, at=at),
+                upsert=True,
+            )
             for ev, partition in roots
         ]
         if ops:
@@ -87,10 +113,21 @@ class OpenRootStore:
         await self.set_resolved([report_id], True)
 
     async def set_resolved(self, report_ids: Iterable[str], resolved: bool) -> None:
-        """Mark roots resolved (no longer a target) or open again (reopened), in one update."""
+        """Mark roots resolved (no longer a target) or open again (reopened), in one update. The writer
+        is cleared: the worker that owned the root must read the change too."""
         ids = list(dict.fromkeys(report_ids))
         if ids:
-            await update_many_in(self.coll, "_id", ids, {"$set": {"resolved": resolved}})
+            change = {"resolved": resolved, "updated_at": datetime.now(UTC), "writer": RESOLVER}
+            await update_many_in(self.coll, "_id", ids, {"$set": change})
+
+    async def unexpired(self, now: datetime) -> list[Evidence]:
+        """Every root still inside its window (what a worker reads when it starts)."""
+        return [from_document(d) async for d in self.coll.find({"expires_at": {"$gt": now}})]
+
+    async def changed_since(self, since: datetime, now: datetime) -> list[Evidence]:
+        """Unexpired roots written at or after ``since`` by anyone but this worker."""
+        query = {"updated_at": {"$gte": since}, "writer": {"$ne": self.writer}, "expires_at": {"$gt": now}}
+        return [from_document(d) async for d in self.coll.find(query)]
 
     async def candidates(self, keys: Iterable[str], now: datetime) -> list[Evidence]:
         """The unexpired roots stored under any of ``keys`` (one query for a whole batch)."""
@@ -100,7 +137,7 @@ class OpenRootStore:
         return [from_document(d) async for d in find_in(self.coll, "keys", wanted, expires_at={"$gt": now})]
 
     async def load(self, partitions: Iterable[str], now: datetime) -> list[Evidence]:
-        """The unexpired roots of ``partitions`` (what a worker needs after an assignment)."""
+        """The unexpired roots of ``partitions``."""
         wanted = list(partitions)
         if not wanted:
             return []
