@@ -39,20 +39,27 @@ async def reachable(client: AsyncMongoClient[dict[str, Any]]) -> bool:
     return True
 
 
+async def insert_new(coll: AsyncCollection[dict[str, Any]], docs: list[dict[str, Any]]) -> list[Any]:
+    """Insert in one unordered round trip; returns the ``_id`` of each document that existed already
+    (not written). An insert costs the database less than an upsert: callers whose documents are
+    almost always new insert first and update only what this returns."""
+    if not docs:
+        return []
+    try:
+        await coll.insert_many(docs, ordered=False)
+    except BulkWriteError as e:
+        errors = e.details.get("writeErrors", [])
+        if any(w.get("code") != DUPLICATE_KEY for w in errors):
+            raise
+        return [docs[w["index"]]["_id"] for w in errors]
+    return []
+
+
 async def insert_many_ignoring_duplicates(
     coll: AsyncCollection[dict[str, Any]], docs: list[dict[str, Any]]
 ) -> int:
     """Insert in one round trip, skipping documents whose ``_id`` exists; returns the inserted count."""
-    if not docs:
-        return 0
-    try:
-        res = await coll.insert_many(docs, ordered=False)
-        return len(res.inserted_ids)
-    except BulkWriteError as e:
-        others = [w for w in e.details.get("writeErrors", []) if w.get("code") != DUPLICATE_KEY]
-        if others:
-            raise
-        return int(e.details.get("nInserted", 0))
+    return len(docs) - len(await insert_new(coll, docs))
 
 
 async def find_in(

@@ -19,10 +19,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from aduan_kit.mongo import find_in, update_many_in
+from aduan_kit.mongo import find_in, insert_new, update_many_in
 from aduan_normalizer.neardup import DuplicatePolicy, Evidence, candidate_keys
 
 EXPIRY_INDEX = "neardup_expiry"
@@ -95,19 +94,11 @@ class OpenRootStore:
         await self.coll.create_index("updated_at", name=UPDATED_INDEX)
 
     async def save(self, roots: Iterable[tuple[Evidence, str]]) -> None:
-        """Store new roots in one bulk write (idempotent by report id: a replayed report rewrites its own
-        document)."""
+        """Store new roots in one ``insert_many`` (idempotent by report id: a root stored already, a
+        replayed report's, is left as it is, its resolution included)."""
         at = datetime.now(UTC)
-        ops = [
-            ReplaceOne(
-                {"_id": ev.report_id},
-                to_document(ev, partition, self.policy, writer=self.writer, at=at),
-                upsert=True,
-            )
-            for ev, partition in roots
-        ]
-        if ops:
-            await self.coll.bulk_write(ops, ordered=False)
+        docs = [to_document(ev, part, self.policy, writer=self.writer, at=at) for ev, part in roots]
+        await insert_new(self.coll, docs)
 
     async def resolve(self, report_id: str) -> None:
         await self.set_resolved([report_id], True)

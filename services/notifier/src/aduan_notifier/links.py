@@ -3,7 +3,8 @@
 Status updates and SLA events name a report only; to tell its unit and its reporter(s) the notifier
 needs the unit the report was last routed to, the reporter's pseudonym (the recipient it publishes
 instead of a contact) and which reports are duplicates of it (their reporters are told too). No contact
-is kept here. ``_id`` = report id; the latest routing of a report wins; one ``bulk_write`` per batch.
+is kept here. ``_id`` = report id; the latest routing of a report wins; one ``insert_many`` per batch
+(and a ``bulk_write`` of guarded updates for reports known already).
 
 An operator's correction (``DuplicateDecision``) moves the link and marks it ``decided_at``: a split
 report is linked to nothing (its reporter hears of its own case only), a merged report to the case it
@@ -22,7 +23,7 @@ from pymongo import UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from aduan_kit.mongo import find_in
+from aduan_kit.mongo import find_in, insert_new
 from aduan_schemas.events import DuplicateAction, DuplicateDecision, RoutedReport
 
 COLLECTION = "notifier_cases"
@@ -73,20 +74,26 @@ class CaseLinks:
         await self.coll.create_index("at", name=RETENTION_INDEX, expireAfterSeconds=retention_s)
 
     async def record_many(self, links: Sequence[CaseLink], now: datetime) -> None:
-        if not links:
-            return
+        """New reports are inserted whole (one ``insert_many``); a report known already (a re-delivery,
+        a re-routing, a decision that came first) gets guarded updates in one more ``bulk_write``."""
+        latest = {x.report_id: x for x in links}  # the latest routing of a report in the batch wins
+        docs = [
+            {"_id": rid, **self._fields(x, now), "duplicate_of": x.duplicate_of} for rid, x in latest.items()
+        ]
+        existing = await insert_new(self.coll, docs)
         ops: list[UpdateOne] = []
-        for x in links:
-            fields = {"skpd_code": x.skpd_code, "skpd_name": x.skpd_name, "pseudonym": x.pseudonym, "at": now}
-            ops.append(UpdateOne({"_id": x.report_id}, {"$set": fields}, upsert=True))
+        for rid in existing:
+            x = latest[rid]
+            ops.append(UpdateOne({"_id": rid}, {"$set": self._fields(x, now)}, upsert=True))
             # The link as routed, unless an operator has decided it since.
-            ops.append(
-                UpdateOne(
-                    {"_id": x.report_id, "decided_at": {"$exists": False}},
-                    {"$set": {"duplicate_of": x.duplicate_of}},
-                )
-            )
-        await self.coll.bulk_write(ops, ordered=True)
+            routed = {"$set": {"duplicate_of": x.duplicate_of}}
+            ops.append(UpdateOne({"_id": rid, "decided_at": {"$exists": False}}, routed))
+        if ops:
+            await self.coll.bulk_write(ops, ordered=True)
+
+    @staticmethod
+    def _fields(x: CaseLink, now: datetime) -> dict[str, Any]:
+        return {"skpd_code": x.skpd_code, "skpd_name": x.skpd_name, "pseudonym": x.pseudonym, "at": now}
 
     async def apply_decisions(self, decisions: Sequence[DuplicateDecision], now: datetime) -> None:
         """Splits and merges, in their order, in one ordered bulk write."""
