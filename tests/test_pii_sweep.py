@@ -4,13 +4,14 @@ everything it left behind.
 Reporters' contacts made up for this run (``tests/pii_sweep.py``: phone numbers written ``0812-…``,
 ``+62 812-…``, ``62812…`` and ``+62 (0)812 …``, e-mail addresses, accounts, names) go in through the
 contact fields of every channel — Qlue, SMS, Open311, X and e-mail webhooks — and are typed into the
-complaint texts and addresses. An official of the responsible unit writes the citizen's number and
-address into status notes: once through the status API, once as a unit's system publishing on
-``aduan.reports.status`` itself. Three records carry contacts to the dead-letter topic: a bad record
-on a raw topic (its key a phone number), a bad record on ``aduan.reports.normalized`` and a status
-update no rule accepts (``resolved`` without a photo). Once every report is a case, the notes are
-applied, the dead letters written and the notifier has answered every report (webhooks to the units
-included), the test looks for each value in:
+complaint texts and addresses (one report, with no recognisable problem, is held for triage). An
+official of the responsible unit writes a citizen's number and address into status notes: once
+through the status API, once as a unit's system publishing on ``aduan.reports.status`` itself. Bad
+requests carrying contacts are refused (their answers are swept too). Three records carry contacts to
+the dead-letter topic: a bad record on a raw topic (its key a phone number), a bad record on
+``aduan.reports.normalized`` and a status update no rule accepts (``resolved`` without a photo). Once
+every report is a case, the notes are applied, the dead letters written and the notifier has answered
+every report (webhooks to the units included), the test looks for each value in:
 
 - every record (key, value, headers) of every topic of the stack's prefix except ``aduan.raw.*``, but
   the three records the test wrote there itself (the unit's two updates, the bad normalized record);
@@ -26,13 +27,14 @@ found on the raw topics or in the test's own records, and the masks (``[TELEPON]
 ``[AKUN]``) are seen in the case's text, its notes and the dead letter of the normalized record.
 
 Checked to fail:
-- before status notes were masked (``cases.masked_note``), the sweep listed the unit's note in the
-  case store (``mongodb cases``), in ``GET /v1/cases/{id}`` and, for the status API's update, on
-  ``aduan.reports.status``;
-- with the normalizer's ``mask_contacts`` of the text turned into the identity, it listed the typed
-  numbers, addresses and accounts on the normalized, routed and SKPD topics, in the case store, the
-  webhook bodies and the read APIs;
-- with the normalizer logging each report's text (``log.info("normalized", text=raw.text)``), it listed
+- with ``cases.masked_note`` returning the update as given (the monitor before notes were masked), it
+  went red with 10 hits: both notes in the case store (``mongodb cases``) and in ``GET /v1/cases/{id}``,
+  and the status API's update on ``aduan.reports.status``;
+- with the normalizer's text left unmasked (``text=text`` instead of ``mask_contacts(text, keep)``) and
+  the normalizer logging each report's reporter (``log.info("normalized", reporter=raw.reporter
+  .model_dump())``), it went red with 77 hits: the typed numbers, addresses and accounts on the
+  normalized, routed and SKPD topics, in the case store, the webhook bodies, ``GET /v1/cases/{id}`` and
+  ``GET /v1/unit/cases``, and the contact fields' names, numbers, addresses and accounts in
   ``log normalizer.log``.
 """
 
@@ -54,6 +56,7 @@ from aduan_kit.signing import sign
 from aduan_kit.testing.kafka import eventually, ids_on_topic
 from aduan_kit.testing.receiver import Receiver
 from aduan_notifier.contacts import COLLECTION as CONTACT_STORE
+from aduan_router.api import MAX_LIST
 from aduan_schemas.city import load_city
 from aduan_schemas.events import DeadLetter, Notification, ReportStatus, RoutedReport, StatusUpdate
 from tests.pii_sweep import (
@@ -101,7 +104,8 @@ def post_open311(stack: Stack, body: bytes) -> httpx.Response:
 
 
 def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
-    """One report per channel, contacts in its contact fields and typed into its text: channel -> id."""
+    """One report per channel (and one for triage), contacts in its contact fields and typed into its
+    text: channel -> report id."""
     ids: dict[str, str] = {}
     qlue = {
         "id": f"QLU-{uuid.uuid4().hex[:10]}",
@@ -129,6 +133,19 @@ def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
     r = signed_post(stack, "sms", json.dumps(sms).encode(), "application/json")
     assert r.status_code == 202, r.text
     ids["sms"] = r.json()["report_id"]
+
+    # No recognisable problem: held for an operator's triage (the router's store and triage topic).
+    hello = {
+        "id": f"SMS-{uuid.uuid4().hex[:10]}",
+        "from": c.phone().local,
+        "to": "1708",
+        "text": f"Halo admin, mohon info. Telepon balik ke {c.phone().international} atau "
+        f"{c.email('yanti', 'gmail.com')} ya",
+        "timestamp": now_iso(),
+    }
+    r = signed_post(stack, "sms", json.dumps(hello).encode(), "application/json")
+    assert r.status_code == 202, r.text
+    ids["triage"] = r.json()["report_id"]
 
     tweet_author = str(uuid.uuid4().int)[:15]
     tweet = {
@@ -381,7 +398,7 @@ async def test_no_contact_leaves_the_raw_topics(
     urls += [
         (f"{sla}/open311/v2/requests.json?service_request_id={','.join(sorted(rids))}", {}),
         (f"{sla}/open311/v2/requests.json?page_size=200", {}),
-        (f"{stack.services['router'].url}/v1/triage", token),
+        (f"{stack.services['router'].url}/v1/triage?limit={MAX_LIST}", token),
     ]
     places += await responses(urls)
     places += await unit_cases(sla, unit)
@@ -403,6 +420,7 @@ async def test_no_contact_leaves_the_raw_topics(
     assert "[TELEPON]" in notes and "[EMAIL]" in notes, notes
     assert any("[TELEPON]" in p.text and t.normalized in p.text for p in places if "aduan.dlq" in p.where)
     assert any(ids["qlue"] in p.text for p in places if p.where.startswith("webhook"))
+    assert any(ids["triage"] in p.text for p in places if "aduan.reports.triage" in p.where)
 
 
 async def unit_cases(sla: str, unit: dict[str, str]) -> list[Place]:
