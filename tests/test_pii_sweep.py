@@ -26,16 +26,18 @@ It fails listing every hit: where, and which value. It cannot pass on an empty s
 found on the raw topics or in the test's own records, and the masks (``[TELEPON]``, ``[EMAIL]``,
 ``[AKUN]``) are seen in the case's text, its notes and the dead letter of the normalized record.
 
-Checked to fail:
+Checked to fail (each planted alone, then restored):
 - with ``cases.masked_note`` returning the update as given (the monitor before notes were masked), it
   went red with 10 hits: both notes in the case store (``mongodb cases``) and in ``GET /v1/cases/{id}``,
   and the status API's update on ``aduan.reports.status``;
 - with the normalizer's text left unmasked (``text=text`` instead of ``mask_contacts(text, keep)``) and
   the normalizer logging each report's reporter (``log.info("normalized", reporter=raw.reporter
-  .model_dump())``), it went red with 77 hits: the typed numbers, addresses and accounts on the
-  normalized, routed and SKPD topics, in the case store, the webhook bodies, ``GET /v1/cases/{id}`` and
-  ``GET /v1/unit/cases``, and the contact fields' names, numbers, addresses and accounts in
-  ``log normalizer.log``.
+  .model_dump())``), it went red with 92 hits: the typed numbers, addresses and accounts on the
+  normalized, routed, triage and SKPD topics, in the case and triage stores, the webhook bodies,
+  ``GET /v1/cases/{id}``, ``GET /v1/unit/cases`` and the triage list, and the contact fields' names,
+  numbers, addresses and accounts in ``log normalizer.log``;
+- with the kit's dead letters keeping payload and key unmasked (``aduan_kit.kafka``), it went red with
+  5 hits on ``aduan.dlq``: the raw record's key, the poison update's note, the normalized record's text.
 """
 
 from __future__ import annotations
