@@ -3,12 +3,15 @@
 ``Contacts`` makes values no other run (and no other test) uses: phone numbers, e-mail addresses,
 accounts and surnames with random parts. Each value is searched for in the forms a leak could take:
 
-- a phone by its national significant number (``812…``, the digits after ``+62``/``0``), with up to
-  three separators (space, dash, dot, brackets, slash) between any two digits, so ``0812-3456-78901``,
-  ``+62 (0)812 3456 78901`` and ``62812345678901`` all match;
+- a phone by its national significant number (``812…``, the digits after ``+62``/``0``) in the text with
+  up to three separators (space, dash, dot, brackets, slash) between digits removed, so
+  ``0812-3456-78901``, ``+62 (0)812 3456 78901`` and ``62812345678901`` all match;
 - an e-mail address by its local part, any case (so ``Sari.X@Gmail.com``, ``sari.x@gmail.com`` and a
   disguised ``sari.x at gmail dot com`` match);
 - an account by its name without ``@``, any case; a name by its surname, any case.
+
+Plain substring searches over two views of each text (lower-cased; digits joined), so a sweep of a
+whole session's logs and topics stays fast.
 
 ``Place`` is one text a reader collected (a Kafka record, a document, a log file, a response) with where
 it came from; ``hits`` lists each value found in it.
@@ -23,6 +26,7 @@ import string
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.receiver import Receiver
 
 _RNG = random.SystemRandom()
-_SEPARATORS = r"[\s\-.()/]{0,3}"
+_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-.()/]{1,3}(?=\d)")
 MOBILE_PREFIXES = ("812", "813", "821", "852", "857")
 
 
@@ -69,10 +73,12 @@ class Phone:
 
 @dataclass(frozen=True)
 class Known:
-    """One value and what finds it."""
+    """One value and what finds it: ``needle`` (lower case) in a place's lower-cased text, or for a
+    phone (``digits``) in its text with the separators between digits removed."""
 
     label: str
-    pattern: re.Pattern[str]
+    needle: str
+    digits: bool = False
 
 
 @dataclass
@@ -83,23 +89,23 @@ class Contacts:
 
     def phone(self) -> Phone:
         p = Phone(_RNG.choice(MOBILE_PREFIXES) + _digits(9))
-        self.known.append(Known(f"phone {p.local}", re.compile(_SEPARATORS.join(p.nsn))))
+        self.known.append(Known(f"phone {p.local}", p.nsn, digits=True))
         return p
 
     def email(self, given: str, domain: str) -> str:
         local = f"{given}.{_letters(8)}"
-        self.known.append(Known(f"e-mail {local}@{domain}", re.compile(re.escape(local), re.IGNORECASE)))
+        self.known.append(Known(f"e-mail {local}@{domain}", local.lower()))
         return f"{local}@{domain}"
 
     def handle(self, kind: str) -> str:
         """An account name, without ``@``."""
         name = f"{kind}_{_letters(8)}"
-        self.known.append(Known(f"account @{name}", re.compile(re.escape(name), re.IGNORECASE)))
+        self.known.append(Known(f"account @{name}", name))
         return name
 
     def name(self, given: str) -> str:
         surname = _letters(9).capitalize()
-        self.known.append(Known(f"name {given} {surname}", re.compile(re.escape(surname), re.IGNORECASE)))
+        self.known.append(Known(f"name {given} {surname}", surname.lower()))
         return f"{given} {surname}"
 
 
@@ -108,23 +114,37 @@ class Place:
     where: str
     text: str
 
+    @cached_property
+    def lower(self) -> str:
+        return self.text.lower()
+
+    @cached_property
+    def joined(self) -> str:
+        """The text with the separators between digits removed: a phone number in any spelling."""
+        return _BETWEEN_DIGITS.sub("", self.text)
+
+    def find(self, k: Known) -> tuple[int, str]:
+        """Where ``k`` is in this place (-1: not found), and the view it was searched in."""
+        view = self.joined if k.digits else self.lower
+        return view.find(k.needle), view
+
 
 def hits(places: Iterable[Place], known: list[Known]) -> list[str]:
     """``<where>: <value> in …<excerpt>…`` for every value found in every place."""
     out = []
     for place in places:
         for k in known:
-            m = k.pattern.search(place.text)
-            if m is not None:
-                excerpt = place.text[max(0, m.start() - 40) : m.end() + 40].replace("\n", " ")
+            at, view = place.find(k)
+            if at >= 0:
+                excerpt = view[max(0, at - 40) : at + len(k.needle) + 40].replace("\n", " ")
                 out.append(f"{place.where}: {k.label} in …{excerpt}…")
     return out
 
 
 def found(places: Iterable[Place], known: list[Known]) -> set[str]:
     """The labels of the values found anywhere in ``places``."""
-    texts = [p.text for p in places]
-    return {k.label for k in known if any(k.pattern.search(t) for t in texts)}
+    every = list(places)
+    return {k.label for k in known if any(p.find(k)[0] >= 0 for p in every)}
 
 
 def _text(value: bytes | None) -> str:
