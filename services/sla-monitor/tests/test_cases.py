@@ -5,7 +5,15 @@ import pytest
 
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReasonCode, ReportStatus, RoutedReport, StatusUpdate
-from aduan_sla_monitor.cases import REROUTING, InvalidStatus, case_fields, public_view, status_change
+from aduan_sla_monitor.cases import (
+    REROUTING,
+    InvalidStatus,
+    case_fields,
+    masked_note,
+    public_view,
+    status_change,
+)
+from aduan_sla_monitor.public_case import official_handles
 from aduan_sla_monitor.reopen import follow_up
 
 MakeRouted = Callable[..., RoutedReport]
@@ -23,6 +31,18 @@ def test_case_fields_copy_the_report_and_lift_the_deadlines(make_routed: MakeRou
     assert fields["resolve_by"] == T0 + timedelta(days=7)
     assert fields["received_at"] == T0 and fields["category"] == r.category
     assert not {"report_id", "skpd_code", "skpd_name", "raw"} & fields.keys()
+
+
+def test_a_note_keeps_no_contact_but_the_citys_accounts(city: CityConfig) -> None:
+    """Checked to fail: with ``masked_note`` returning the update as given, the stored entry kept the
+    number and the address."""
+    typed = "Warga dihubungi di +62 812-3456-7890 / budi.s@gmail.com, info juga ke @PAMJaya"
+    change = status_change(
+        masked_note(update(ReportStatus.IN_PROGRESS, note=typed), official_handles(city)), city.skpd
+    )
+    assert change.entry["note"] == "Warga dihubungi di [TELEPON] / [EMAIL], info juga ke @PAMJaya"
+    plain = update(ReportStatus.RECEIVED, note="Truk dijadwalkan")
+    assert masked_note(plain, ()) is plain and masked_note(update(ReportStatus.RECEIVED), ()).note is None
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ response of every public endpoint (JSON and HTML) is scanned for it.
 
 Breaking it on purpose showed: without ``mask_contacts`` on the complaint text (``public_case``), the
 phone, e-mail and handle typed into the text are found; without it on the units' notes, the official's
-phone and e-mail are found; with the whole case document published instead of the whitelist, the
-reporter's name, contact and pseudonym and the official's name in ``by`` are found.
+phone and e-mail were found (since then the status consumer masks notes when it applies them too,
+``cases.masked_note``: both have to go for that leak); with the whole case document published
+instead of the whitelist, the reporter's name, contact and pseudonym and the official's name in ``by``
+are found.
 """
 
 import re

@@ -6,13 +6,14 @@ which may arrive in either order; each writes only its own fields, so neither ov
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from aduan_schemas.city import SkpdRegistry
 from aduan_schemas.events import ReasonCode, ReportStatus, RoutedReport, StatusUpdate
+from aduan_text.pii import mask_contacts
 
 ROUTED = "routed"  # the status of a case until its SKPD says otherwise
 # A unit said "not ours" (or an operator re-categorised it): the router is picking the next unit.
@@ -60,6 +61,20 @@ def check_update(update: StatusUpdate, registry: SkpdRegistry) -> None:
         raise InvalidStatus("status 'reopened' needs resolve_by (the new resolve deadline)")
     if update.skpd_code is not None and update.skpd_code not in registry.by_code:
         raise InvalidStatus(f"skpd_code {update.skpd_code!r} is not in the SKPD registry")
+
+
+def masked_note(update: StatusUpdate, keep: Iterable[str]) -> StatusUpdate:
+    """``update`` with the contacts typed into its note masked (``mask_contacts``; the city's official
+    accounts, ``keep``, stay).
+
+    Officials copy a citizen's number or address into notes ("warga dihubungi di 0812…"), and a note is
+    stored in the case, returned by the read APIs and published on ``aduan.reports.status``. So the
+    monitor masks it when the status API publishes an update and when the status consumer applies one
+    (an update a unit's system published on Kafka itself arrives unmasked)."""
+    if not update.note:
+        return update
+    note = mask_contacts(update.note, keep)
+    return update if note == update.note else update.model_copy(update={"note": note})
 
 
 def reroutes(update: StatusUpdate) -> bool:

@@ -17,12 +17,13 @@ from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import load_settings
 from aduan_schemas.events import MAX_ID, DuplicateAction, DuplicateDecision, RoutedReport, StatusUpdate
 from aduan_sla_monitor import metrics
-from aduan_sla_monitor.cases import InvalidStatus, StatusChange, public_view, status_change
+from aduan_sla_monitor.cases import InvalidStatus, StatusChange, masked_note, public_view, status_change
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.duplicate_store import DuplicateLinks
 from aduan_sla_monitor.duplicates import duplicate_target
 from aduan_sla_monitor.lateness import late_findings
 from aduan_sla_monitor.public_api import public_api
+from aduan_sla_monitor.public_case import official_handles
 from aduan_sla_monitor.reopen import follow_up
 from aduan_sla_monitor.reroute import reroute_request, waiting
 from aduan_sla_monitor.scanner import Scanner
@@ -65,6 +66,7 @@ def api() -> APIRouter:
 def build(settings: SlaMonitorSettings) -> FastAPI:
     city = settings.common.load_city()
     topics = settings.common.topics
+    keep = official_handles(city)  # accounts of offices: not masked in notes
     app: FastAPI
 
     async def setup(rt: Runtime) -> Wiring:
@@ -107,7 +109,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             changes: list[tuple[int, StatusChange]] = []
             for i, (update, _) in enumerate(batch):
                 try:
-                    changes.append((i, status_change(update, city.skpd)))
+                    changes.append((i, status_change(masked_note(update, keep), city.skpd)))
                 except InvalidStatus as e:
                     out[i] = PermanentError(str(e))  # this update alone is dead-lettered
             now = settings.now()
@@ -240,7 +242,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         settings.common,
         setup,
         uses_mongo=True,
-        routers=[api(), public, status_routes(keys, city.skpd, topics, settings)],
+        routers=[api(), public, status_routes(keys, city.skpd, topics, settings, keep)],
     )
     return app
 

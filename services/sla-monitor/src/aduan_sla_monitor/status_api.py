@@ -5,9 +5,10 @@ Every request carries ``Authorization: Bearer <unit key>`` (see ``unit_keys``); 
 - ``POST /v1/cases/{report_id}/status`` — body ``StatusBody`` (at most ``status_max_body_bytes``).
   Checked in this order: key (401), rate (429), body size (413), body (422), the case exists (404) and is
   the unit's (403), the same rules as the Kafka path (``cases.check_update``: 422 with the reason); then
-  the ``StatusUpdate`` is published on ``aduan.reports.status`` (key = report id) and, once the broker
-  acknowledged it, answered 202. The status consumer applies it like any update from Kafka: one place
-  applies updates. Nothing is published when a check fails.
+  the ``StatusUpdate``, contacts typed into its note masked (``cases.masked_note``), is published on
+  ``aduan.reports.status`` (key = report id) and, once the broker acknowledged it, answered 202. The
+  status consumer applies it like any update from Kafka: one place applies updates. Nothing is published
+  when a check fails.
 - ``GET /v1/unit/cases?limit=&after=`` — the unit's open cases (no ``closed_at``) with their deadlines,
   in report-id order, ``limit`` at most ``MAX_PAGE``; ``next_after`` continues the listing.
 """
@@ -38,7 +39,7 @@ from aduan_schemas.events import (
     Url,
 )
 from aduan_schemas.topics import TopicNames
-from aduan_sla_monitor.cases import InvalidStatus, check_update, public_view
+from aduan_sla_monitor.cases import InvalidStatus, check_update, masked_note, public_view
 from aduan_sla_monitor.config import SlaMonitorSettings
 from aduan_sla_monitor.store import CaseStore
 from aduan_sla_monitor.unit_keys import UnitKeys
@@ -94,8 +95,13 @@ def _reasons(e: ValidationError) -> list[str]:
 
 
 def status_routes(
-    keys: UnitKeys, registry: SkpdRegistry, topics: TopicNames, settings: SlaMonitorSettings
+    keys: UnitKeys,
+    registry: SkpdRegistry,
+    topics: TopicNames,
+    settings: SlaMonitorSettings,
+    keep: frozenset[str],
 ) -> APIRouter:
+    """``keep``: the city's official accounts, left unmasked in notes (``cases.masked_note``)."""
     router = APIRouter(prefix="/v1", tags=["status"])
     limit = RateLimit(settings.status_rate_per_minute)
 
@@ -144,7 +150,7 @@ def status_routes(
         if owner != unit:
             log.warning("status refused: not the unit's case", report_id=report_id, unit=unit, owner=owner)
             raise HTTPException(403, f"report {report_id!r} is not assigned to your unit ({unit})")
-        update = StatusUpdate(report_id=report_id, skpd_code=unit, **body.model_dump())
+        update = masked_note(StatusUpdate(report_id=report_id, skpd_code=unit, **body.model_dump()), keep)
         try:
             check_update(update, registry)
         except InvalidStatus as e:
