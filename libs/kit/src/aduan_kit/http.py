@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from aduan_kit.metrics import HTTP_REQUEST_SECONDS
+from aduan_kit.metrics import HTTP_REQUEST_SECONDS, HTTP_STATUS_CLASSES, preinit
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 MAX_BODY_BYTES = 1_000_000
@@ -28,11 +28,9 @@ def service_app(
 
     @asynccontextmanager
     async def with_routes(app: FastAPI) -> AsyncIterator[None]:
-        # Every route's 2xx series at zero from the start (routers are added after this function).
-        for route in app.routes:
-            if isinstance(route, APIRoute):
-                for method in route.methods or ():
-                    HTTP_REQUEST_SECONDS.labels(method, route.path, "2xx")
+        # Every route's series at zero from the start, one per status class (routers are added after
+        # this function, so the routes are read here, at start-up).
+        preinit(HTTP_REQUEST_SECONDS, http_label_sets(app))
         async with lifespan(app):
             yield
 
@@ -70,6 +68,17 @@ def service_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def http_label_sets(app: FastAPI) -> list[tuple[str, str, str]]:
+    """(method, route template, status class) of every route of ``app``: the HTTP series it starts with."""
+    return [
+        (method, route.path, status)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods or ())
+        for status in HTTP_STATUS_CLASSES
+    ]
 
 
 async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
