@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aduan_kit.metrics import HTTP_REQUEST_SECONDS, HTTP_STATUS_CLASSES, preinit
@@ -71,12 +71,15 @@ def service_app(
 
 
 def http_label_sets(app: FastAPI) -> list[tuple[str, str, str]]:
-    """(method, route template, status class) of every route of ``app``: the HTTP series it starts with."""
+    """(method, route template, status class) of every API route of ``app``: the HTTP series it starts
+    with. The routes of included routers are not in ``app.routes`` themselves (FastAPI keeps each
+    included router as one entry), so they are read through FastAPI's route contexts, as its OpenAPI
+    document reads them."""
     return [
-        (method, route.path, status)
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in sorted(route.methods or ())
+        (method, context.path, status)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path
+        for method in sorted(context.methods or ())
         for status in HTTP_STATUS_CLASSES
     ]
 
