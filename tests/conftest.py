@@ -13,6 +13,7 @@ import pytest
 from aduan_cli.stack import Stack, StackConfig
 from aduan_kit.embedded import free_port
 from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.dovecot import dovecot as dovecot  # the real IMAP server (a session fixture)
 from aduan_kit.testing.plugin import BOUNDARIES, CITY_DIR, consumer_timings, kafka_server, mongodb_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
 
