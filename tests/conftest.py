@@ -52,6 +52,18 @@ def skpd_inbox() -> Iterator[Receiver]:
         yield r
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` free ports, no two alike: the kernel may hand out a port it just gave (a stack whose
+    router and normalizer got the same port answered the normalizer's readiness from the router, and
+    the normalizer, unable to listen, was gone)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 @contextlib.contextmanager
 def running_stack(
     kafka_bootstrap: str,
@@ -88,7 +100,9 @@ def running_stack(
             },
         )
     )
-    s.config.service_ports = {spec.name: free_port() for spec in s.specs}
+    s.config.service_ports = dict(
+        zip([spec.name for spec in s.specs], distinct_free_ports(len(s.specs)), strict=True)
+    )
     s.start()
     try:
         yield s
