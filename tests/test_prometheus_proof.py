@@ -17,11 +17,11 @@ Workload, one or more reports on every channel:
 - One record of garbage on the raw Qlue topic (one dead letter).
 
 Every panel must parse and return data; the panels that count what was sent (reports by channel and
-outcome, dead letters, breaches and escalations per unit, kota and level, open cases per unit and
-state, cases, status updates, time to resolve) must show exactly that. Every alert expression is
-evaluated: the dead-letter alert returns exactly the stage and reason of the garbage record; service
-down, GPS off, outbox and HTTP 5xx return nothing (latency alerts are not asserted: a loaded machine may
-trip them). Each panel's and alert's value is printed (``-s`` shows it).
+outcome, reports published by channel, dead letters, breaches and escalations per unit, kota and
+level, open cases per unit and state, cases, status updates, time to resolve) must show exactly that.
+Every alert expression is evaluated: the dead-letter alert returns exactly the stage and reason of the
+garbage record; service down, GPS off, outbox and HTTP 5xx return nothing (latency alerts are not
+asserted: a loaded machine may trip them). Each panel's and alert's value is printed (``-s`` shows it).
 
 Before the workload, every service's /metrics shows every route of its API with a series per status
 class at zero, so a route's first request (or first error) counts in ``rate()`` and ``increase()``.
@@ -286,7 +286,8 @@ async def test_every_panel_and_alert_agrees_with_the_workload(
     failed. With the e-mail adapter's ``accepted`` count left out (mailbox reader), "Reports received
     (24 h)" showed 6 and this failed. With escalations counted without their kota (``kota=""`` for
     ``*_escalated`` in ``count_alarm``), "Escalations by unit, kota and level (24 h)" showed
-    ``("dbm-3171", "", "suku_dinas"): 2`` and this failed."""
+    ``("dbm-3171", "", "suku_dinas"): 2`` and this failed. Before the pollers counted what they
+    published, "Published to the broker by channel (24 h)" showed ``email=0`` and ``twitter=0``."""
     stack, base = proof_stack, prometheus
     common = common_for(stack)
     services = len(stack.services)
@@ -417,6 +418,14 @@ async def test_every_panel_and_alert_agrees_with_the_workload(
         ("twitter", "accepted"): 1,
         ("email", "accepted"): 1,
         ("open311", "accepted"): 1,
+    }
+    # What the broker acknowledged, from the webhooks' outboxes and from the X and mailbox pollers.
+    assert by(panel("Published to the broker by channel (24 h)"), "channel") == {
+        ("qlue",): 3,
+        ("sms",): 1,
+        ("twitter",): 1,
+        ("email",): 1,
+        ("open311",): 1,
     }
     assert one("Dead letters (24 h)") == 1
     letters = nonzero("Dead letters by stage, topic and reason (24 h)", "stage", "topic", "reason")
