@@ -13,6 +13,7 @@ import pytest
 from aduan_cli.stack import Stack, StackConfig
 from aduan_kit.embedded import free_port
 from aduan_kit.settings import CommonSettings
+from aduan_kit.testing.dovecot import dovecot as dovecot  # the real IMAP server (a session fixture)
 from aduan_kit.testing.plugin import BOUNDARIES, CITY_DIR, consumer_timings, kafka_server, mongodb_server
 from aduan_kit.testing.receiver import Receiver, webhook_receiver
 
@@ -51,6 +52,18 @@ def skpd_inbox() -> Iterator[Receiver]:
         yield r
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` free ports, no two alike: the kernel may hand out a port it just gave (a stack whose
+    router and normalizer got the same port answered the normalizer's readiness from the router, and
+    the normalizer, unable to listen, was gone)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 @contextlib.contextmanager
 def running_stack(
     kafka_bootstrap: str,
@@ -87,7 +100,9 @@ def running_stack(
             },
         )
     )
-    s.config.service_ports = {spec.name: free_port() for spec in s.specs}
+    s.config.service_ports = dict(
+        zip([spec.name for spec in s.specs], distinct_free_ports(len(s.specs)), strict=True)
+    )
     s.start()
     try:
         yield s

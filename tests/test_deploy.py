@@ -11,6 +11,7 @@ unknown fields are errors).
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,8 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.test_observability import OBSERVABILITY, run_promtool
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -211,3 +214,170 @@ def test_one_image_definition_for_every_service() -> None:
     assert {b["dockerfile"] for b in built.values()} == {"deploy/Dockerfile"}
     assert {n: b["args"]["SERVICE"] for n, b in built.items()} == {n: n for n in built}
     assert sorted(p.name for p in REPO.glob("services/*/Dockerfile*")) == []
+
+
+# --- Prometheus in Kubernetes ----------------------------------------------------------------------
+# The Debian promtool is built without Kubernetes service discovery ("field kubernetes_sd_configs not
+# found"), so the job is checked in two parts: promtool checks everything but the discovery (each
+# kubernetes_sd_configs block replaced by a static target), and the discovery blocks and the meta
+# labels the relabelling reads are checked against the Prometheus configuration reference; then the
+# job's relabelling is applied to the pods the chart renders.
+
+PROMETHEUS_KUBERNETES = OBSERVABILITY / "prometheus-kubernetes.yml"
+# <kubernetes_sd_config>: its own keys and the HTTP client's.
+KUBERNETES_SD_KEYS = frozenset(
+    {
+        "api_server", "role", "kubeconfig_file", "namespaces", "selectors", "attach_metadata",
+        "basic_auth", "authorization", "oauth2", "proxy_url", "no_proxy", "proxy_from_environment",
+        "proxy_connect_header", "follow_redirects", "enable_http2", "tls_config",
+    }
+)  # fmt: skip
+KUBERNETES_SD_ROLES = frozenset({"node", "service", "pod", "endpoints", "endpointslice", "ingress"})
+# The meta labels of each role this repository uses (a name ending in "_" is a prefix: a label or
+# annotation name follows). Every role has the namespace's.
+KUBERNETES_META = {
+    "pod": (
+        "__meta_kubernetes_namespace", "__meta_kubernetes_pod_name", "__meta_kubernetes_pod_ip",
+        "__meta_kubernetes_pod_label_", "__meta_kubernetes_pod_labelpresent_",
+        "__meta_kubernetes_pod_annotation_", "__meta_kubernetes_pod_annotationpresent_",
+        "__meta_kubernetes_pod_container_init", "__meta_kubernetes_pod_container_name",
+        "__meta_kubernetes_pod_container_id", "__meta_kubernetes_pod_container_image",
+        "__meta_kubernetes_pod_container_port_name", "__meta_kubernetes_pod_container_port_number",
+        "__meta_kubernetes_pod_container_port_protocol", "__meta_kubernetes_pod_ready",
+        "__meta_kubernetes_pod_phase", "__meta_kubernetes_pod_node_name", "__meta_kubernetes_pod_host_ip",
+        "__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_controller_kind",
+        "__meta_kubernetes_pod_controller_name",
+    ),
+}  # fmt: skip
+POD_IP = "10.1.2.3"
+
+
+def kubernetes_jobs(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [job for job in config["scrape_configs"] if "kubernetes_sd_configs" in job]
+
+
+def documented_meta(name: str, role: str) -> bool:
+    return any(name == m or (m.endswith("_") and name.startswith(m)) for m in KUBERNETES_META[role])
+
+
+def test_kubernetes_prometheus_config_passes_promtool_with_static_targets(tmp_path: Path) -> None:
+    """Everything but the discovery, checked by promtool: the file with each kubernetes_sd_configs block
+    replaced by one static target, beside the repository's rule files (``rule_files`` resolves as it
+    does next to the original, and promtool checks every rule file it finds).
+
+    Checked to fail: with ``action: keep`` misspelt ``action: kep`` in the job, promtool exited 1
+    ("unknown relabel action"); with ``rule_files`` pointing at ``rule/*.rules.yml``, no rule file was
+    found and this failed."""
+    config = yaml.safe_load(PROMETHEUS_KUBERNETES.read_text())
+    jobs = kubernetes_jobs(config)
+    assert jobs, "no job with kubernetes_sd_configs"
+    for job in jobs:
+        del job["kubernetes_sd_configs"]
+        job["static_configs"] = [{"targets": [f"{POD_IP}:8101"]}]
+    checked = tmp_path / PROMETHEUS_KUBERNETES.name
+    checked.write_text(yaml.safe_dump(config))
+    (tmp_path / "rules").symlink_to(OBSERVABILITY / "rules", target_is_directory=True)
+    out = run_promtool("check", "config", str(checked))
+    rule_files = sum(len(list(OBSERVABILITY.glob(pattern))) for pattern in config["rule_files"])
+    assert rule_files >= 1 and f"SUCCESS: {rule_files} rule files found" in out, out
+
+
+def test_kubernetes_discovery_blocks_and_meta_labels_are_documented() -> None:
+    """The parts promtool cannot check: each kubernetes_sd_configs block has only documented keys and a
+    documented role, and every ``__meta_kubernetes_*`` label the job's relabelling reads is one that
+    role sets.
+
+    Checked to fail: with ``role: pods`` it named the role; with the source label
+    ``__meta_kubernetes_pod_labels_app_kubernetes_io_part_of`` it named the label."""
+    for job in kubernetes_jobs(yaml.safe_load(PROMETHEUS_KUBERNETES.read_text())):
+        roles = set()
+        for block in job["kubernetes_sd_configs"]:
+            assert set(block) <= KUBERNETES_SD_KEYS, sorted(set(block) - KUBERNETES_SD_KEYS)
+            assert block["role"] in KUBERNETES_SD_ROLES, block["role"]
+            assert block["role"] in KUBERNETES_META, f"role {block['role']}: list its meta labels here"
+            roles.add(block["role"])
+        used = {
+            label
+            for rule in job.get("relabel_configs", [])
+            for label in rule.get("source_labels", [])
+            if label.startswith("__meta_kubernetes_")
+        }
+        assert used, job["job_name"]
+        for label in sorted(used):
+            assert all(documented_meta(label, role) for role in roles), f"{job['job_name']}: {label}"
+
+
+def sanitized(name: str) -> str:
+    """A Kubernetes label or annotation name as Prometheus writes it into a meta label name."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def pod_targets(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The labels Prometheus' pod role gives a rendered pod: one target per container port."""
+    meta = doc["spec"]["template"]["metadata"]
+    base = {
+        "__meta_kubernetes_namespace": "aduan",
+        "__meta_kubernetes_pod_name": f"{doc['metadata']['name']}-0",
+        "__meta_kubernetes_pod_ip": POD_IP,
+        "__metrics_path__": "/metrics",
+        "__scheme__": "http",
+    }
+    for kind, values in (("label", meta.get("labels", {})), ("annotation", meta.get("annotations", {}))):
+        for key, value in values.items():
+            base[f"__meta_kubernetes_pod_{kind}_{sanitized(key)}"] = str(value)
+            base[f"__meta_kubernetes_pod_{kind}present_{sanitized(key)}"] = "true"
+    ports = [p for c in doc["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
+    if not ports:
+        return [{**base, "__address__": POD_IP}]
+    number = "__meta_kubernetes_pod_container_port_number"
+    return [
+        {**base, "__address__": f"{POD_IP}:{p['containerPort']}", number: str(p["containerPort"])}
+        for p in ports
+    ]
+
+
+def relabel(labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, str] | None:
+    """Prometheus' relabelling, for the actions the job uses (``keep``, ``replace``); None: dropped."""
+    out = dict(labels)
+    for rule in rules:
+        action = rule.get("action", "replace")
+        value = rule.get("separator", ";").join(out.get(s, "") for s in rule.get("source_labels", []))
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if action == "keep":
+            if match is None:
+                return None
+        elif action == "replace":
+            if match is not None:
+                template = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", rule.get("replacement", "$1"))
+                result = match.expand(template)
+                if result:
+                    out[rule["target_label"]] = result
+                else:
+                    out.pop(rule["target_label"], None)
+        else:
+            pytest.fail(f"relabel action {action!r} is not modelled by this test")
+    return out
+
+
+def test_kubernetes_job_scrapes_each_service_pod_of_the_chart_as_compose_does() -> None:
+    """The job's relabelling applied to the pods the chart renders (as Prometheus' pod role labels
+    them): it keeps one target per service, on the service's port and /metrics, labelled
+    ``service=<name>`` like the compose job; the topic-creation Job's pod is dropped.
+
+    Checked to fail: with the chart's ``prometheus.io/scrape`` annotation removed, no pod was kept;
+    with the ``service`` label taken from ``app.kubernetes.io/name``, every target was named
+    ``aduan``."""
+    (job,) = kubernetes_jobs(yaml.safe_load(PROMETHEUS_KUBERNETES.read_text()))
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    services = {s["name"]: int(s["port"]) for s in values["services"]}
+    kept = [
+        labels
+        for doc in render()
+        if doc["kind"] in POD_KINDS
+        for target in pod_targets(doc)
+        if (labels := relabel(target, job["relabel_configs"])) is not None
+    ]
+    assert sorted((t["service"], t["__address__"], t["__metrics_path__"]) for t in kept) == sorted(
+        (name, f"{POD_IP}:{port}", "/metrics") for name, port in services.items()
+    )
+    assert {t["namespace"] for t in kept} == {"aduan"}

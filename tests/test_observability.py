@@ -159,9 +159,11 @@ def promtool() -> str:
     return path
 
 
-def run_promtool(*args: str) -> None:
+def run_promtool(*args: str) -> str:
+    """Run promtool, which must succeed; returns what it printed."""
     result = subprocess.run([promtool(), *args], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"promtool {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
 
 
 # --- (a) metric names ----------------------------------------------------------------------------
@@ -186,6 +188,22 @@ def test_declared_names_follow_prometheus_conventions() -> None:
     assert "aduan_events_dead_lettered_total" in names
     assert "aduan_handle_seconds_bucket" in names
     assert "aduan_handle_seconds" not in names  # a histogram is only queried through its series
+
+
+def test_case_time_histograms_reach_a_month() -> None:
+    """Intake to SKPD topic, intake to case, time to respond and to resolve measure case times: each
+    has buckets at 6 h (the respond deadline the SLA dashboard reads), 1, 3, 7, 14 and 30 days, so a
+    7-day resolve or a report that reached us a week late lands in a bucket, not in +Inf.
+
+    Checked to fail: with the end-to-end list ending at 6 h (as before), it named
+    ``aduan_intake_to_skpd_seconds``."""
+    from aduan_router.metrics import INTAKE_TO_SKPD_SECONDS
+    from aduan_sla_monitor.metrics import INTAKE_TO_CASE_SECONDS, RESOLVE_SECONDS, RESPOND_SECONDS
+
+    wanted = {6 * 3600.0, *(days * 86400.0 for days in (1, 3, 7, 14, 30))}
+    for histogram in (INTAKE_TO_SKPD_SECONDS, INTAKE_TO_CASE_SECONDS, RESPOND_SECONDS, RESOLVE_SECONDS):
+        bounds = set(histogram._upper_bounds)  # the finite buckets and +Inf
+        assert wanted <= bounds, (histogram._name, sorted(wanted - bounds))
 
 
 def test_rules_and_dashboard_use_only_declared_metrics() -> None:

@@ -20,7 +20,7 @@ from aduan_kit.kafka import ensure_topics
 from aduan_kit.mongo import mongo_client
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.dovecot import Dovecot
+from aduan_kit.testing.dovecot import Dovecot, mail
 from aduan_kit.testing.ingest import ingest_count
 from aduan_kit.testing.kafka import eventually, read_topic
 from aduan_schemas.events import RawEmail
@@ -28,19 +28,6 @@ from aduan_schemas.events import RawEmail
 SECRET = "email-test-secret-0123456789"
 REPORT_ID = "0b7e4a52-6d1f-5c1e-9a4b-3f2d1c0e9a87"
 PROCESSED, SKIPPED, FAILED = "Aduan-Diproses", "Aduan-Dilewati", "Aduan-Gagal"
-
-
-def mail(n: str, text: str = "Sampah menumpuk di Jl. Kramat Raya", **headers: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Rina Wijaya <rina@example.co.id>"
-    msg["To"] = "dki@jakarta.go.id"
-    msg["Subject"] = "Laporan warga"
-    msg["Date"] = "Mon, 02 Mar 2026 10:00:00 +0700"
-    msg["Message-ID"] = f"<{n}@example.co.id>"
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(text)
-    return msg.as_bytes()
 
 
 def service(common: CommonSettings, dovecot: Dovecot, user: str, **overrides: Any) -> FastAPI:

@@ -17,7 +17,7 @@ from aduan_ingest_twitter.main import build
 from aduan_kit.kafka import ensure_topics
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
-from aduan_kit.testing.fake_x import FakeX, StreamPlan, fake_x_server
+from aduan_kit.testing.fake_x import FakeX, StreamPlan, fake_x_server, tweet
 from aduan_kit.testing.ingest import ingest_count
 from aduan_kit.testing.kafka import eventually, read_topic
 from aduan_schemas.events import RawTwitter
@@ -32,24 +32,6 @@ def x() -> Iterator[FakeX]:
     with fake_x_server() as server:
         server.users.update(CITY)
         yield server
-
-
-def tweet(
-    tweet_id: int, text: str = "@DKIJakarta jalan berlubang di Jl. Salemba", **data: Any
-) -> dict[str, Any]:
-    author = data.pop("author_id", "500")
-    return {
-        "data": {
-            "id": str(tweet_id),
-            "text": text,
-            "created_at": "2026-03-02T01:15:00.000Z",
-            "author_id": author,
-            "conversation_id": str(tweet_id),
-            **data,
-        },
-        "includes": {"users": [{"id": author, "username": f"warga{author}", "name": "Warga"}]},
-        "matching_rules": [{"id": "1", "tag": "aduan:mention:dkijakarta"}],
-    }
 
 
 def service(common: CommonSettings, x: FakeX, **overrides: Any) -> FastAPI:

@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from aduan_kit.metrics import HTTP_REQUEST_SECONDS
+from aduan_kit.metrics import HTTP_REQUEST_SECONDS, HTTP_STATUS_CLASSES, preinit
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 MAX_BODY_BYTES = 1_000_000
@@ -28,11 +28,9 @@ def service_app(
 
     @asynccontextmanager
     async def with_routes(app: FastAPI) -> AsyncIterator[None]:
-        # Every route's 2xx series at zero from the start (routers are added after this function).
-        for route in app.routes:
-            if isinstance(route, APIRoute):
-                for method in route.methods or ():
-                    HTTP_REQUEST_SECONDS.labels(method, route.path, "2xx")
+        # Every route's series at zero from the start, one per status class (routers are added after
+        # this function, so the routes are read here, at start-up).
+        preinit(HTTP_REQUEST_SECONDS, http_label_sets(app))
         async with lifespan(app):
             yield
 
@@ -70,6 +68,20 @@ def service_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def http_label_sets(app: FastAPI) -> list[tuple[str, str, str]]:
+    """(method, route template, status class) of every API route of ``app``: the HTTP series it starts
+    with. The routes of included routers are not in ``app.routes`` themselves (FastAPI keeps each
+    included router as one entry), so they are read through FastAPI's route contexts, as its OpenAPI
+    document reads them."""
+    return [
+        (method, context.path, status)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path
+        for method in sorted(context.methods or ())
+        for status in HTTP_STATUS_CLASSES
+    ]
 
 
 async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

@@ -323,7 +323,9 @@ async def publish(runtime: Runtime, channel: str, raw: RawReport, timeout_s: flo
     """Publish ``raw`` to ``aduan.raw.<channel>`` keyed by its message id; wait for the acknowledgement.
 
     Raises ``PublishFailed`` if the broker did not acknowledge within ``timeout_s``. The record may
-    still be delivered later (the producer keeps retrying): at-least-once, never a silent drop.
+    still be delivered later (the producer keeps retrying): at-least-once, never a silent drop. Used by
+    the pollers (X, the mailbox), which publish without the outbox; counted as published once
+    acknowledged.
     """
     emit = Emit(runtime.common.topics.raw(channel), raw, key=raw.channel_message_id)
     try:
@@ -332,6 +334,7 @@ async def publish(runtime: Runtime, channel: str, raw: RawReport, timeout_s: flo
         raise PublishFailed(f"broker did not acknowledge within {timeout_s:g} s") from e
     except (KafkaError, OSError) as e:
         raise PublishFailed(f"broker error: {type(e).__name__}") from e
+    metrics.INGEST_PUBLISHED.labels(channel).inc()  # as the outbox counts what it publishes
 
 
 def rejection(channel: str, status: int, outcome: str, reason: str, **headers: str) -> JSONResponse:

@@ -15,7 +15,9 @@ INGEST_REQUESTS = Counter(
     "aduan_ingest_requests_total", "Reports offered to an ingest adapter", ["channel", "outcome"]
 )
 INGEST_PUBLISHED = Counter(
-    "aduan_ingest_published_total", "Accepted reports the broker acknowledged (from the outbox)", ["channel"]
+    "aduan_ingest_published_total",
+    "Accepted reports the broker acknowledged (from the outbox, or published directly by a poller)",
+    ["channel"],
 )
 INGEST_OUTBOX_RECORDS = Gauge(
     "aduan_ingest_outbox_records", "Accepted reports (and held message parts) not yet published", ["channel"]

@@ -13,8 +13,17 @@ from prometheus_client.metrics import MetricWrapperBase
 # No ``<name>_created`` series: nothing reads them, and they would double the series of every counter.
 disable_created_metrics()
 
-# End-to-end latencies (intake to SKPD topic, intake to case stored): seconds to an hour and beyond.
-END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600)
+# Histogram buckets of case times, in seconds; every such histogram takes its list from here. A report
+# can reach us days after the citizen sent it (a backfill, an outage) and a case stays open for weeks
+# (a 14-day resolve clock plus its escalations), so the lists reach 30 days: a 7-day resolve falls in a
+# bucket of its own, not in +Inf.
+HOUR, DAY = 3600, 86400
+DAYS_BUCKETS = (DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY)
+# End-to-end latencies (intake to SKPD topic, intake to case stored): seconds, then hours, then days.
+END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, HOUR, 6 * HOUR, *DAYS_BUCKETS)
+# Time to respond and to resolve a case: minutes to a month (6 h is the respond deadline: the SLA
+# dashboard's "answered within 6 h" reads that bucket).
+CASE_TIME_BUCKETS = (300, 900, 1800, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, *DAYS_BUCKETS)
 
 # Stream plumbing (every consuming service).
 EVENTS_CONSUMED = Counter("aduan_events_consumed_total", "Records read from Kafka", ["topic"])
@@ -56,6 +65,9 @@ CONSUMER_LAG = Gauge(
     "Records behind the end of each partition (end offset - committed)",
     ["topic", "partition"],
 )
+# The status classes the HTTP series are created with at start (the dashboards group by them, the 5xx
+# alert reads one): a route's first error then counts in rate() and increase().
+HTTP_STATUS_CLASSES = ("2xx", "4xx", "5xx")
 HTTP_REQUEST_SECONDS = Histogram(
     "aduan_http_request_seconds",
     "HTTP requests served, by method, route template and status class (2xx, 4xx, 5xx)",

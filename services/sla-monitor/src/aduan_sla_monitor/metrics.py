@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from aduan_kit.metrics import END_TO_END_BUCKETS
+from aduan_kit.metrics import CASE_TIME_BUCKETS, END_TO_END_BUCKETS
 from aduan_schemas.city import SkpdLevel, SkpdRegistry
 
 CASES_STORED = Counter("aduan_cases_stored_total", "Routed reports stored as cases (new ones)", [])
@@ -32,30 +32,17 @@ INTAKE_TO_CASE_SECONDS = Histogram(
     [],
     buckets=END_TO_END_BUCKETS,
 )
-_ANSWER_BUCKETS = (
-    300,
-    900,
-    1800,
-    3600,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    86400,
-    3 * 86400,
-    7 * 86400,
-    14 * 86400,
-)
 RESPOND_SECONDS = Histogram(
     "aduan_case_respond_seconds",
     "From receipt to the unit's first answer",
     ["skpd_code"],
-    buckets=_ANSWER_BUCKETS,
+    buckets=CASE_TIME_BUCKETS,
 )
 RESOLVE_SECONDS = Histogram(
     "aduan_case_resolve_seconds",
     "From receipt to the case's closing (resolved or rejected)",
     ["skpd_code"],
-    buckets=_ANSWER_BUCKETS,
+    buckets=CASE_TIME_BUCKETS,
 )
 
 

@@ -4,7 +4,8 @@ It runs from a configuration of its own in a temporary directory, on a free loop
 authentication (loopback only, no TLS) and a static user database: any user name logs in with
 ``PASSWORD`` and gets its own maildir, so each test uses a fresh mailbox. Dovecot refuses uid 0 for mail,
 so mail belongs to the system user ``mail`` (uid 8) and ``first_valid_uid = 8``. Test mail is delivered
-with IMAP APPEND (the standard library's ``imaplib``, a client independent of the one under test).
+with IMAP APPEND (the standard library's ``imaplib``, a client independent of the one under test);
+``mail`` makes a citizen's message.
 
 When the ``dovecot`` binary is missing and the tests run as root on Debian, the fixture installs
 ``dovecot-imapd``; it skips with the reason only when that is not possible.
@@ -22,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ import pytest
 from aduan_kit.embedded import free_port, port_open
 
 PASSWORD = "dovecot-test-password"
+OLD_DATE = "Mon, 02 Mar 2026 10:00:00 +0700"
 CONFIG = """\
 base_dir = {root}/run
 state_dir = {root}/state
@@ -94,6 +97,23 @@ def self_signed(root: Path) -> Path | None:
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, timeout=60)
     return root / "cert.pem" if done.returncode == 0 else None
+
+
+def mail(n: str, text: str = "Sampah menumpuk di Jl. Kramat Raya", **headers: str) -> bytes:
+    """A citizen's plain-text mail, ``Message-ID: <n@example.co.id>``; ``headers`` (``_`` for ``-``) add
+    headers or replace the defaults (``Date`` is a fixed day in the past)."""
+    fields = {
+        "From": "Rina Wijaya <rina@example.co.id>",
+        "To": "dki@jakarta.go.id",
+        "Subject": "Laporan warga",
+        "Date": OLD_DATE,
+        "Message-ID": f"<{n}@example.co.id>",
+    } | {name.replace("_", "-"): value for name, value in headers.items()}
+    msg = EmailMessage()
+    for name, value in fields.items():
+        msg[name] = value
+    msg.set_content(text)
+    return msg.as_bytes()
 
 
 @dataclass

@@ -14,7 +14,8 @@ functions. What it serves, as X documents it:
 - ``POST /2/tweets`` (a reply): 201 ``{"data": {"id", "text"}}``, 400 when the body is not a valid reply
   (``text`` of 1-280 characters, ``reply.in_reply_to_tweet_id``); accepted posts are recorded in ``posts``.
 
-Every request must carry ``Authorization: Bearer <token>`` (401 otherwise).
+Every request must carry ``Authorization: Bearer <token>`` (401 otherwise). ``tweet`` makes a
+citizen's tweet payload.
 """
 
 from __future__ import annotations
@@ -134,6 +135,27 @@ class FakeX:
             self.posts.append(body)
             post_id = next(self._post_ids)
         return 201, {"data": {"id": str(post_id), "text": text}}
+
+
+def tweet(
+    tweet_id: int, text: str = "@DKIJakarta jalan berlubang di Jl. Salemba", **data: Any
+) -> dict[str, Any]:
+    """A citizen's tweet (``author_id`` 500 unless given) as the stream delivers it, matched by the rule
+    of the @DKIJakarta mention; ``data`` adds fields or replaces the defaults (``created_at`` is a fixed
+    day in the past)."""
+    author = data.pop("author_id", "500")
+    return {
+        "data": {
+            "id": str(tweet_id),
+            "text": text,
+            "created_at": "2026-03-02T01:15:00.000Z",
+            "author_id": author,
+            "conversation_id": str(tweet_id),
+            **data,
+        },
+        "includes": {"users": [{"id": author, "username": f"warga{author}", "name": "Warga"}]},
+        "matching_rules": [{"id": "1", "tag": "aduan:mention:dkijakarta"}],
+    }
 
 
 @contextmanager
