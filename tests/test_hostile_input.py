@@ -7,8 +7,8 @@ as a dead letter with a reason; afterwards a good report still flows to its case
 and no document in any collection has a key that MongoDB would read as an operator (``$…``).
 
 Checked to fail: ``test_http_corpus`` went red on a real defect, ``start_date=9999-12-31T23:59:59Z`` on
-``GET /open311/v2/requests.json`` answering 500 (OverflowError; fixed, with a unit test of its own), and
-``test_topic_corpus`` on the records of ``aduan.sla.events``, which were not dead-lettered (see there).
+``GET /open311/v2/requests.json`` answering 500 (OverflowError; fixed, with a unit test of its own). The
+replay's 401 is checked to fail in ``libs/kit/tests/test_replay.py``; ``test_topic_corpus``: see there.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from tests.hostile.corpus import (
 from tests.test_end_to_end import case_of, qlue_payload
 
 JSON = {"content-type": "application/json"}
+REPLAYED = "replayed request"  # the reason of a replay's 401, spelled out: a changed reason fails here
 WEBHOOK_CHANNELS = ("qlue", "twitter", "sms", "email")
 
 
@@ -108,11 +109,12 @@ def test_http_corpus(stack: Stack, stack_common: CommonSettings) -> None:
         body = json.dumps(qlue_payload(lat=lat, lng=lng)).encode()
         out.check(f"qlue coordinates {case}", qlue(body, qlue_signer.signed(body)))
 
-    # A byte-identical replay inside the window makes no second report: same id, nothing new.
+    # A byte-identical replay inside the window (the same signed request again) is refused.
     body = json.dumps(qlue_payload()).encode()
     headers = qlue_signer.signed(body)
     first, again = qlue(body, headers), qlue(body, headers)
-    assert first.status_code == again.status_code == 202 and first.json() == again.json()
+    assert first.status_code == 202, first.text
+    assert again.status_code == 401 and again.json()["detail"].startswith(REPLAYED), again.text
 
     # Open311: the api key first (403), then the body.
     key = secrets.get("ADUAN_INGEST_OPEN311_DEV_API_KEY", "")
@@ -238,11 +240,16 @@ async def operator_keys(common: CommonSettings) -> list[str]:
 @pytest.mark.timeout(600)
 def test_topic_corpus(stack: Stack, stack_common: CommonSettings) -> None:
     """Every consumed topic gets every bad record: each is dead-lettered with a reason, and a good
-    report sent afterwards still becomes a case."""
+    report sent afterwards still becomes a case.
+
+    ``aduan.sla.events`` (read by the notifier alone) was once left out: its records had no letter when
+    the check ended. The notifier dead-letters them; the check stopped early, at as many letters as
+    records, which the topics read by several stages reached first. Checked to fail: with the notifier's
+    SLA-event parser planted to ignore what it cannot read (``Ignored`` instead of the error), the test
+    went red listing ``aduan.sla.events`` records without a letter (all that pytest's truncated message
+    showed were of that topic)."""
     t = stack_common.topics
-    # aduan.sla.events is left out for now: its bad records got no dead letter within 120 s (the
-    # notifier's handling of undecodable SLA events is an open question, not settled here).
-    topics = [*t.raw_all, t.normalized, t.routed, t.status, t.reroute, t.duplicates]
+    topics = [*t.raw_all, t.normalized, t.routed, t.status, t.reroute, t.duplicates, t.sla_events]
     tag = uuid.uuid4().hex[:8]
     sent: list[tuple[str, str]] = []
 
@@ -267,23 +274,34 @@ def test_topic_corpus(stack: Stack, stack_common: CommonSettings) -> None:
     asyncio.run(eventually(lambda: case_of(stack_common, r.json()["report_id"]), timeout=90))
 
     wanted = set(sent)
+    lettered: set[tuple[str, str | None]] = set()  # the records a letter was read for, so far
+
+    def letter_of_ours(d: DeadLetter) -> bool:
+        if (d.original_topic, d.key) not in wanted:
+            return False
+        lettered.add((d.original_topic, d.key))
+        return True
 
     async def letters() -> list[DeadLetter]:
         return await find_events(  # type: ignore[no-any-return]
             stack_common,
             t.dlq,
             DeadLetter,
-            lambda d: (d.original_topic, d.key) in wanted,
-            count=len(wanted),  # at least: a status record is dead-lettered by each of its three stages
+            letter_of_ours,
+            # Every record has a letter, not just as many letters as records: a record of a topic that
+            # several stages read gets one from each (a status record three), and those came first while
+            # the notifier was still working through its topics (the check once ended before it reached
+            # aduan.sla.events and reported its records as never dead-lettered).
+            enough=lambda _: wanted <= lettered,
             timeout=120,
             settle=5,
         )
 
-    found = asyncio.run(letters())
-    by_record: dict[tuple[str, str | None], list[DeadLetter]] = {}
-    for d in found:
-        by_record.setdefault((d.original_topic, d.key), []).append(d)
-    missing = wanted - set(by_record)
+    try:
+        found = asyncio.run(letters())
+    except AssertionError:
+        found = []  # the check below names the records without a letter
+    missing = wanted - lettered
     assert not missing, sorted(missing)
     assert all(d.error.strip() for d in found)
     raw = set(t.raw_all)

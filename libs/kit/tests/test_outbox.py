@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aduan_kit.outbox import Outbox, OutboxFull, Record
+from aduan_kit.outbox import Once, Outbox, OutboxFull, Record, Replayed
 
 
 def record(key: str, value: bytes = b'{"x": 1}') -> Record:
@@ -139,4 +139,44 @@ async def test_concurrent_appends_share_a_transaction_and_each_gets_its_answer(t
     assert results[:3] == [True, True, True]
     assert all(isinstance(r, OutboxFull) for r in results[3:])
     assert [r.key for r in await box.peek(10)] == ["c0", "c1", "c2"]
+    await box.close()
+
+
+def once(name: str, expires_in_s: float = 300) -> Once:
+    return Once(name.encode().ljust(32, b"."), time.time() + expires_in_s)
+
+
+async def test_a_request_is_accepted_once_until_its_digest_expires(tmp_path: Path) -> None:
+    """Records and parts alike; two equal requests in one group-committed transaction: the second is
+    the replay. Checked to fail: with ``_forget_expired`` skipped, the request whose window has passed
+    was still refused (``Replayed``) instead of accepted."""
+    box = await open_box(tmp_path)
+    assert await box.append(record("a"), once("A"))
+    with pytest.raises(Replayed):
+        await box.append(record("a"), once("A"))
+    with pytest.raises(Replayed):  # the digest, not the record, decides: another record, same request
+        await box.append(record("b"), once("A"))
+    together = await asyncio.gather(
+        box.append(record("c"), once("C")), box.append(record("c"), once("C")), return_exceptions=True
+    )
+    assert together[0] is True and isinstance(together[1], Replayed)
+    assert await box.add_fragment("g1", 1, 2, b"one", joined, once("P")) == "held"
+    with pytest.raises(Replayed):
+        await box.add_fragment("g1", 1, 2, b"one", joined, once("P"))
+    assert await box.append(record("d"), once("D", expires_in_s=-1))  # a digest already past its window
+    assert await box.append(record("e"), once("D"))  # forgotten by the next write: accepted again
+    assert sorted(r.key for r in await box.peek(10)) == ["a", "c", "d", "e"]
+    await box.close()
+
+
+async def test_a_refused_request_is_not_remembered(tmp_path: Path) -> None:
+    """A request the outbox refused (full) was not accepted: the sender's retry of it must not be taken
+    for a replay. Checked to fail: with ``_remember`` called before ``_room_for`` in
+    ``_write_batch``, the retry after the 503 was refused as ``Replayed``."""
+    box = await open_box(tmp_path, max_records=1)
+    assert await box.append(record("a"), once("A"))
+    with pytest.raises(OutboxFull):
+        await box.append(record("b"), once("B"))
+    await box.remove(await box.peek(1))
+    assert await box.append(record("b"), once("B"))
     await box.close()

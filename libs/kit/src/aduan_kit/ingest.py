@@ -6,7 +6,9 @@ A webhook channel supplies only a pure parser ``parse(body, now) -> Raw<Channel>
 ``POST /v1/reports``
     body at most ``max_body_bytes`` (413) -> HMAC signature of ``aduan_kit.signing`` (401) ->
     ``parse`` (422) -> the encoded record is written to the adapter's durable outbox
-    (``aduan_kit.outbox``; 503 with ``Retry-After`` when it is full) -> 202.
+    (``aduan_kit.outbox``; 503 with ``Retry-After`` when it is full) -> 202. A signed request the
+    outbox accepted before (same timestamp and body) is a replay: 401, checked in the transaction that
+    would store it.
 
 A relay task publishes the outbox to ``aduan.raw.<channel>`` (keyed by the channel's message id) in
 acceptance order and forgets each record once the broker acknowledged it. So a 202 survives a broker
@@ -48,7 +50,7 @@ from aduan_kit.http import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from aduan_kit.kafka import MAX_RECORD_BYTES, Emit
 from aduan_kit.logs import get_logger
 from aduan_kit.metrics import preinit
-from aduan_kit.outbox import Outbox, OutboxFull, Record
+from aduan_kit.outbox import Once, Outbox, OutboxFull, Record, Replayed
 from aduan_kit.service import Runtime, Wiring, build_service
 from aduan_kit.settings import ServiceSettings
 from aduan_kit.signing import DEFAULT_TOLERANCE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
@@ -64,6 +66,7 @@ MAX_REASON_ERRORS = 5
 MIN_SECRET_LENGTH = 16
 RELAY_IDLE_S = 1.0  # the relay looks at the outbox at least this often (also expires fragment groups)
 RELAY_BACKOFF_S = (0.2, 5.0)  # first and longest wait after a failed publish
+REPLAYED = "replayed request: this signature was accepted before; sign a retry with a new timestamp"
 
 
 @dataclass(frozen=True)
@@ -200,9 +203,10 @@ class Intake:
             raise RecordTooLarge(f"report exceeds {MAX_RECORD_BYTES} bytes once encoded")
         return Record(self.topic, raw.channel_message_id, headers, value, time.time())
 
-    async def accept(self, raw: RawReport) -> bool:
-        """Store ``raw`` durably; False if already waiting. Raises ``OutboxFull``, ``RecordTooLarge``."""
-        added = await self.outbox.append(self.encode(raw))
+    async def accept(self, raw: RawReport, once: Once | None = None) -> bool:
+        """Store ``raw`` durably; False if already waiting. Raises ``OutboxFull``, ``RecordTooLarge``, and
+        ``Replayed`` when ``once`` (the signed request that brought it) was accepted before."""
+        added = await self.outbox.append(self.encode(raw), once)
         self.count_held()
         return added
 
@@ -210,12 +214,15 @@ class Intake:
         assert self._assemble is not None
         return self.encode(self._assemble(parts, total, complete))
 
-    async def accept_fragment(self, fragment: Fragment) -> str:
-        """Store one part (see ``Outbox.add_fragment`` for the outcomes). Raises ``OutboxFull``."""
+    async def accept_fragment(self, fragment: Fragment, once: Once | None = None) -> str:
+        """Store one part (see ``Outbox.add_fragment`` for the outcomes). Raises ``OutboxFull``,
+        ``Replayed``."""
         if self._assemble is None:
             raise RuntimeError(f"{self.channel}: a parser returned a Fragment but no assemble was given")
         f = fragment
-        outcome = await self.outbox.add_fragment(f.group, f.index, f.total, f.body, self._assemble_record)
+        outcome = await self.outbox.add_fragment(
+            f.group, f.index, f.total, f.body, self._assemble_record, once
+        )
         self.count_held()
         return outcome
 
@@ -372,7 +379,7 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings, 
         status_code=202,
         summary=f"Receive one {channel} report (signed webhook)",
         responses={
-            401: {"description": "missing, invalid or stale signature"},
+            401: {"description": "missing, invalid or stale signature, or a replayed request"},
             413: {"description": "body too large"},
             422: {"description": "malformed or invalid payload"},
             503: {"description": "outbox full; retry after Retry-After seconds"},
@@ -384,7 +391,7 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings, 
         except BodyTooLarge as e:
             return reject(413, "too_large", str(e))
         try:
-            verify(
+            signed = verify(
                 secret,
                 body,
                 request.headers.get(TIMESTAMP_HEADER),
@@ -393,18 +400,21 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings, 
             )
         except SignatureError as e:
             return reject(401, "unauthorized", str(e))
+        once = Once(signed.digest, signed.expires_at)
         try:
             parsed = parse(body, datetime.now(UTC))
         except ValueError as e:  # PayloadError, ValidationError
             return reject(422, "invalid", describe_error(e))
         try:
             if isinstance(parsed, Fragment):
-                return await _accept_fragment(intake, parsed)
-            added = await intake.accept(parsed)
+                return await _accept_fragment(intake, parsed, once)
+            added = await intake.accept(parsed, once)
         except RecordTooLarge as e:
             return reject(413, "too_large", str(e))
         except OutboxFull as e:
             return outbox_full(channel, e)
+        except Replayed:
+            return reject(401, "unauthorized", REPLAYED)
         metrics.INGEST_REQUESTS.labels(channel, "accepted" if added else "duplicate").inc()
         body_out = accepted_body(parsed)
         log.info("report accepted", channel=channel, channel_message_id=parsed.channel_message_id,
@@ -414,8 +424,8 @@ def ingest_router(channel: str, parse: ChannelParser, settings: IngestSettings, 
     return router
 
 
-async def _accept_fragment(intake: Intake, part: Fragment) -> JSONResponse:
-    outcome = await intake.accept_fragment(part)
+async def _accept_fragment(intake: Intake, part: Fragment, once: Once) -> JSONResponse:
+    outcome = await intake.accept_fragment(part, once)
     metrics.INGEST_REQUESTS.labels(intake.channel, "part").inc()
     log.info("message part accepted", channel=intake.channel, channel_message_id=part.message_id,
              part=part.index, total=part.total, outcome=outcome)  # fmt: skip

@@ -15,6 +15,10 @@ it never blocks a partition. A transient failure (broker, database, network: ``R
 back-off without committing: raised by a batch handler it retries the whole batch; failed deliveries
 re-drive the whole fetch (handlers are idempotent). A crash anywhere before the commit re-delivers the
 whole fetch to the next consumer of the partitions.
+
+Every record of a fetch ends in one of two states before the commit: handled (its outputs, possibly
+none) or dead-lettered. A record in neither goes round again, whatever the reason (the round is not
+told which records to retry: it retries every one without a state), so none is committed unhandled.
 """
 
 from __future__ import annotations
@@ -295,8 +299,12 @@ class _Item:
     rec: ConsumerRecord[Any, Any]
     received: Received
     event: Any = None
-    outputs: Sequence[Emit] = ()
+    outputs: Sequence[Emit] | None = None  # set once handled (possibly to none); None: not handled yet
     failure: tuple[str, BaseException] | None = None  # (stage, error): dead-letter it
+
+    @property
+    def settled(self) -> bool:
+        return self.outputs is not None or self.failure is not None
 
 
 @dataclass
@@ -439,7 +447,7 @@ class StreamWorker:
                 for items in groups.values():  # re-drive the whole fetch; handlers are idempotent
                     for item in items:
                         if item.failure is None or item.failure[0] != "parse":
-                            item.failure, item.outputs = None, ()
+                            item.failure, item.outputs = None, None
 
     def _parse(self, topic: str, rec: ConsumerRecord[Any, Any]) -> _Item:
         received = Received(
@@ -461,7 +469,8 @@ class StreamWorker:
         return item
 
     async def _handle(self, sub: Subscription, items: list[_Item]) -> None:
-        """Fill each parsed item's outputs or failure, retrying what may succeed later."""
+        """Fill each parsed item's outputs or failure, retrying what may succeed later: returns when
+        every item is settled (handled or to be dead-lettered)."""
         todo = [i for i in items if i.failure is None]
         attempts: dict[int, int] = {}
         batch_attempts = 0
@@ -483,7 +492,6 @@ class StreamWorker:
                 for item in todo:  # find the bad record: each one on its own
                     await self._handle(sub, [item])
                 return
-            retry: list[_Item] = []
             transient: BaseException | None = None
             failed: list[tuple[_Item, BaseException]] = []
             for item, result in zip(todo, results, strict=True):
@@ -493,14 +501,12 @@ class StreamWorker:
                     item.failure = (self.stage, result)
                 elif isinstance(result, RETRYABLE):
                     transient = result
-                    retry.append(item)
                 else:
                     failed.append((item, result))
                     n = attempts[id(item)] = attempts.get(id(item), 0) + 1
                     if n >= self.max_attempts:
                         item.failure = (self.stage, result)
-                    else:
-                        retry.append(item)
+            retry = [i for i in todo if not i.settled]  # what is neither handled nor given up goes round
             if failed:  # one line per round, however many records failed in it
                 log.warning(
                     "handler failed",
@@ -538,6 +544,8 @@ class StreamWorker:
         """Queue the item's outputs, or its dead letter; the futures resolve on acknowledgement."""
         if item.failure is not None:
             return [await self._send_dead_letter(item.rec, *item.failure)]
+        if item.outputs is None:  # ``_handle`` settles every item: a record must never pass unhandled
+            raise RuntimeError(f"{item.rec.topic}[{item.rec.partition}]@{item.rec.offset} was not handled")
         return await self.producer.send_all(item.outputs)
 
     def _next_delay(self) -> float:

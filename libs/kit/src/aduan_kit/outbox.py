@@ -19,6 +19,11 @@ Tables:
 - ``done``: groups already turned into a record, with the part numbers they held, for
   ``done_retention_s``: a re-delivered part is recognised, a part that arrives after its group was
   published incomplete becomes a record of its own.
+- ``seen``: the digests of the signed requests already accepted (``aduan_kit.signing.Verified``), each
+  until its timestamp leaves the signature window. A request is checked against it and recorded in the
+  same transaction that stores its record or part, so a byte-identical replay is refused (``Replayed``)
+  and a crash can neither accept a request twice nor leave a first delivery marked as seen without its
+  record. Every write of a request deletes the digests that expired.
 """
 
 from __future__ import annotations
@@ -55,11 +60,26 @@ CREATE TABLE IF NOT EXISTS fragments (
     PRIMARY KEY (grp, idx)
 );
 CREATE TABLE IF NOT EXISTS done (grp TEXT PRIMARY KEY, parts TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (digest BLOB PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at);
 """
 
 
 class OutboxFull(Exception):
     """The outbox holds its maximum of records or bytes: the sender should retry later."""
+
+
+class Replayed(Exception):
+    """This signed request was accepted before (its signature's digest is in ``seen``)."""
+
+
+@dataclass(frozen=True)
+class Once:
+    """A signed request that may be accepted once: its signature's digest, remembered until
+    ``expires_at`` (Unix seconds)."""
+
+    digest: bytes
+    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -115,7 +135,7 @@ class Outbox:
         self.count = 0  # records and fragments held (the capacity counts)
         self.bytes = 0
         self.added = asyncio.Event()  # set when a record was added: wakes the relay
-        self._waiting: list[tuple[Record, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[Record, Once | None, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     @classmethod
@@ -161,6 +181,26 @@ class Outbox:
         if self.count + 1 > self.max_records or self.bytes + size > self.max_bytes:
             raise OutboxFull(f"outbox full ({self.count} records, {self.bytes} bytes)")
 
+    def _forget_expired(self) -> None:
+        """Drop the digests whose requests the signature window refuses by now anyway."""
+        assert self._db is not None
+        self._db.execute("DELETE FROM seen WHERE expires_at < ?", (time.time(),))
+
+    def _first_use(self, once: Once | None) -> None:
+        """Raise ``Replayed`` if ``once`` was accepted before."""
+        if once is None:
+            return
+        assert self._db is not None
+        if self._db.execute("SELECT 1 FROM seen WHERE digest = ?", (once.digest,)).fetchone():
+            raise Replayed("replayed request")
+
+    def _remember(self, once: Once | None) -> None:
+        if once is not None:
+            assert self._db is not None
+            self._db.execute(
+                "INSERT INTO seen (digest, expires_at) VALUES (?, ?)", (once.digest, once.expires_at)
+            )
+
     def _insert(self, rec: Record) -> bool:
         assert self._db is not None
         cur = self._db.execute(
@@ -172,14 +212,16 @@ class Outbox:
             self.bytes += len(rec.value) + len(_pack(rec.headers))
         return bool(cur.rowcount)
 
-    async def append(self, rec: Record) -> bool:
-        """Store ``rec`` durably. False if the same (topic, key) is already pending. Raises ``OutboxFull``.
+    async def append(self, rec: Record, once: Once | None = None) -> bool:
+        """Store ``rec`` durably. False if the same (topic, key) is already pending. Raises ``OutboxFull``,
+        or ``Replayed`` if ``once`` (the signed request that brought ``rec``) was accepted before; else
+        ``once`` is recorded with ``rec`` (also when ``rec`` was pending already: the request was answered).
 
         Group commit: appends that arrive while a write is on disk are written together in the next
         transaction (one fsync for all), so concurrent requests share the flush instead of queueing
         behind one fsync each."""
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((rec, fut))
+        self._waiting.append((rec, once, fut))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_waiting())
         added = await fut
@@ -190,10 +232,10 @@ class Outbox:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                results = await self._run(self._write_batch, [r for r, _ in batch])
+                results = await self._run(self._write_batch, [(r, o) for r, o, _ in batch])
             except BaseException as e:  # the whole transaction failed: every caller of it hears so
                 results = [e] * len(batch)
-            for (_, fut), result in zip(batch, results, strict=True):
+            for (_, _, fut), result in zip(batch, results, strict=True):
                 if fut.done():
                     continue
                 if isinstance(result, BaseException):
@@ -201,18 +243,21 @@ class Outbox:
                 else:
                     fut.set_result(result)
 
-    def _write_batch(self, records: list[Record]) -> list[bool | BaseException]:
+    def _write_batch(self, records: list[tuple[Record, Once | None]]) -> list[bool | BaseException]:
         assert self._db is not None
         out: list[bool | BaseException] = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for rec in records:
+            self._forget_expired()
+            for rec, once in records:
                 try:
+                    self._first_use(once)  # in order: of two equal requests the second is the replay
                     self._room_for(rec.size)
-                except OutboxFull as e:
+                except (Replayed, OutboxFull) as e:
                     out.append(e)
                     continue
                 out.append(self._insert(rec))
+                self._remember(once)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -220,10 +265,13 @@ class Outbox:
             raise
         return out
 
-    async def add_fragment(self, group: str, index: int, total: int, body: bytes, assemble: Assemble) -> str:
+    async def add_fragment(
+        self, group: str, index: int, total: int, body: bytes, assemble: Assemble, once: Once | None = None
+    ) -> str:
         """Store one part of a group. Returns what happened: ``held`` (waiting for more parts),
         ``complete`` (the group became a record), ``duplicate`` (a part seen before), or ``straggler``
-        (a part of a group already published without it: it became a record of its own)."""
+        (a part of a group already published without it: it became a record of its own). Raises
+        ``OutboxFull``, or ``Replayed`` as ``append`` does."""
 
         def write() -> str:
             assert self._db is not None
@@ -231,7 +279,10 @@ class Outbox:
             self._room_for(len(body))
             db.execute("BEGIN IMMEDIATE")
             try:
+                self._forget_expired()
+                self._first_use(once)
                 outcome = self._fragment(db, group, index, total, body, assemble)
+                self._remember(once)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

@@ -5,6 +5,11 @@ bounds replay to ``tolerance`` seconds on both sides: a timestamp further in the
 is refused (a future one would otherwise extend a captured request's life). Headers are untrusted:
 anything but ASCII digits in the timestamp or ASCII in the signature is a ``SignatureError`` (401),
 never an exception of the comparison. The same scheme signs what the notifier sends to SKPD systems.
+
+Inside the window, a byte-identical request (same timestamp, same body, so the same signature) is a
+replay: ``verify`` returns the signature's digest and the time until which it must be remembered, and
+the receiver refuses a digest it accepted before (the ingest adapters keep them in their outbox). A
+sender that retries signs again with a new timestamp.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 
 TIMESTAMP_HEADER = "X-Aduan-Timestamp"
 SIGNATURE_HEADER = "X-Aduan-Signature"
@@ -21,6 +27,16 @@ MAX_TIMESTAMP_DIGITS = 12
 
 class SignatureError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A request whose signature passed. ``digest`` (SHA-256 of the signature, not the signature itself)
+    names it for replay detection until ``expires_at``, when its timestamp leaves the window anyway."""
+
+    timestamp: int
+    digest: bytes
+    expires_at: int
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -38,7 +54,7 @@ def verify(
     *,
     now: float | None = None,
     tolerance: int = DEFAULT_TOLERANCE_S,
-) -> None:
+) -> Verified:
     """Raise ``SignatureError`` with the reason unless the signature is valid and fresh."""
     if not timestamp or not signature:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
@@ -54,3 +70,4 @@ def verify(
     expected = sign(secret, body, ts)[SIGNATURE_HEADER]
     if not hmac.compare_digest(expected, signature.strip()):
         raise SignatureError("signature does not match")
+    return Verified(ts, hashlib.sha256(expected.encode()).digest(), ts + tolerance)

@@ -7,6 +7,7 @@ what is particular to it: its payloads, the invalid ones it must refuse and the 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,13 +57,21 @@ R = TypeVar("R", bound=RawReport)
 
 @dataclass(frozen=True)
 class Signer:
-    """Header builders for one webhook secret. ``extra`` headers (e.g. content-type) go on every request."""
+    """Header builders for one webhook secret. ``extra`` headers (e.g. content-type) go on every request.
+
+    ``signed`` signs afresh at every call, as a sender's retry must: the same body signed again within
+    the same second gets the next second as its timestamp, since a byte-identical request (same
+    timestamp, same body) is a replay (401). A test that means to replay reuses the headers it got."""
 
     secret: str
     extra: Mapping[str, str] = field(default_factory=dict)
+    _last: dict[bytes, int] = field(default_factory=dict, compare=False, repr=False)
 
     def signed(self, body: bytes) -> dict[str, str]:
-        return {**sign(self.secret, body), **self.extra}
+        key = hashlib.sha256(body).digest()
+        ts = max(int(time.time()), self._last.get(key, 0) + 1)
+        self._last[key] = ts
+        return {**sign(self.secret, body, ts), **self.extra}
 
     def unsigned(self, body: bytes) -> dict[str, str]:
         return dict(self.extra)

@@ -105,16 +105,22 @@ async def find_events(
     count: int = 1,
     timeout: float = 30,
     settle: float = 0.0,
+    enough: Callable[[list[Any]], bool] | None = None,
 ) -> list[Any]:
     """Parse ``topic`` from the start with ``model`` and return the events matching ``predicate``, once
-    ``count`` of them were seen (then reading on for ``settle`` s, to catch any extra one)."""
+    ``count`` of them were seen, or once ``enough(found)`` holds when given (then reading on for
+    ``settle`` s, to catch any extra one)."""
     consumer = await _reader(common, topic)
     found: list[Any] = []
+
+    def done() -> bool:
+        return enough(found) if enough is not None else len(found) >= count
+
     try:
         deadline = time.monotonic() + timeout
         settle_until: float | None = None
         while time.monotonic() < deadline:
-            if len(found) >= count:
+            if done():
                 settle_until = settle_until or time.monotonic() + settle
                 if time.monotonic() >= settle_until:
                     return found
@@ -126,8 +132,9 @@ async def find_events(
                         continue
                     if predicate(ev):
                         found.append(ev)
-        if len(found) < count:
-            raise AssertionError(f"{topic}: {len(found)} of {count} matching events within {timeout} s")
+        if not done():
+            wanted = "enough" if enough is not None else str(count)
+            raise AssertionError(f"{topic}: {len(found)} of {wanted} matching events within {timeout} s")
         return found
     finally:
         await consumer.stop()
