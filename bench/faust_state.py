@@ -184,7 +184,7 @@ async def _mongo(url: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, tz_aware=True)
     try:
         store = OpenRootStore(client["bench"]["normalizer_neardup"], policy)
-        await store.ensure_indexes()
+        await store.ensure_indexes(lookups=True)
         roots = [(from_document(d), d["partition"]) for d in docs]
         t, c = time.monotonic(), time.process_time()
         for i in range(0, len(roots), 100):

@@ -90,7 +90,7 @@ async def _run(opts: Options, url: str, db_pid: int) -> dict[str, Any]:
     try:
         db = client["bench"]
         store = OpenRootStore(db["normalizer_neardup"], policy)
-        await store.ensure_indexes()
+        await store.ensure_indexes(lookups=True)
         filled = 0
         for level in sorted(opts.dedupe_roots):
             t = time.monotonic()

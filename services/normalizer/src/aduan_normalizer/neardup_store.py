@@ -9,7 +9,7 @@ windows, not by history; reads also skip the expired ones the TTL monitor has no
 A stream worker keeps every unexpired root in memory (``neardup_stream``): it reads them all once
 (``unexpired``) and then, per batch, only what other workers wrote since (``changed_since``, by the
 ``updated_at`` index). ``candidates`` (by lookup keys) and ``load`` (by partition) serve the benchmark
-and the tests.
+and the tests (their indexes only with ``ensure_indexes(lookups=True)``).
 """
 
 from __future__ import annotations
@@ -93,12 +93,16 @@ class OpenRootStore:
         self.policy = policy
         self.writer = writer or uuid.uuid4().hex  # this worker, so it skips its own writes when it syncs
 
-    async def ensure_indexes(self) -> None:
-        """TTL on ``expires_at`` (each document carries its own expiry: ``expireAfterSeconds`` 0)."""
+    async def ensure_indexes(self, lookups: bool = False) -> None:
+        """TTL on ``expires_at`` (each document carries its own expiry: ``expireAfterSeconds`` 0) and
+        ``updated_at`` (what workers read per batch). ``lookups``: also ``partition`` and ``keys``, for
+        ``load`` and ``candidates`` (the benchmark); the service does not create them, as every index
+        costs each insert (the multikey ``keys`` index three entries a root)."""
         await self.coll.create_index("expires_at", name=EXPIRY_INDEX, expireAfterSeconds=0)
-        await self.coll.create_index("partition", name=PARTITION_INDEX)
-        await self.coll.create_index("keys", name=KEYS_INDEX)
         await self.coll.create_index("updated_at", name=UPDATED_INDEX)
+        if lookups:
+            await self.coll.create_index("partition", name=PARTITION_INDEX)
+            await self.coll.create_index("keys", name=KEYS_INDEX)
 
     async def save(self, roots: Iterable[tuple[Evidence, str]]) -> None:
         """Store new roots in one ``insert_many`` (idempotent by report id: a root stored already, a
