@@ -37,14 +37,26 @@ def qlue_payload(created_at: datetime | None = None, **over: Any) -> dict[str, A
     return payload
 
 
-def post_qlue(stack: Stack, payload: dict[str, Any] | bytes, signed: bool = True) -> httpx.Response:
+def post_signed(
+    stack: Stack,
+    channel: str,
+    payload: dict[str, Any] | bytes,
+    *,
+    signed: bool = True,
+    content_type: str = "application/json",
+    timeout: float = 15,
+) -> httpx.Response:
+    """POST a report to a webhook adapter, signed with the stack's secret for that channel."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": content_type}
     if signed:
-        headers |= sign(stack.secrets()["ADUAN_INGEST_QLUE_WEBHOOK_SECRET"], body)
-    return httpx.post(
-        f"{stack.services['ingest-qlue'].url}/v1/reports", content=body, headers=headers, timeout=15
-    )
+        headers |= sign(stack.secrets()[f"ADUAN_INGEST_{channel.upper()}_WEBHOOK_SECRET"], body)
+    url = f"{stack.services[f'ingest-{channel}'].url}/v1/reports"
+    return httpx.post(url, content=body, headers=headers, timeout=timeout)
+
+
+def post_qlue(stack: Stack, payload: dict[str, Any] | bytes, signed: bool = True) -> httpx.Response:
+    return post_signed(stack, "qlue", payload, signed=signed)
 
 
 async def case_of(common: CommonSettings, report_id: str) -> dict[str, Any] | None:

@@ -54,7 +54,6 @@ import pytest
 from aduan_cli.stack import Stack
 from aduan_kit.kafka import Emit, EventProducer, producer_for
 from aduan_kit.settings import CommonSettings
-from aduan_kit.signing import sign
 from aduan_kit.testing.kafka import eventually, ids_on_topic
 from aduan_kit.testing.receiver import Receiver
 from aduan_notifier.contacts import COLLECTION as CONTACT_STORE
@@ -73,7 +72,7 @@ from tests.pii_sweep import (
     topic_records,
     webhooks,
 )
-from tests.test_end_to_end import MONAS, case_of
+from tests.test_end_to_end import MONAS, case_of, post_signed
 from tests.test_reliability import stored_ids
 
 JSON = {"content-type": "application/json"}
@@ -84,16 +83,6 @@ Position = tuple[str, int, int]  # topic, partition, offset
 
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-def signed_post(stack: Stack, channel: str, body: bytes, content_type: str) -> httpx.Response:
-    secret = stack.secrets()[f"ADUAN_INGEST_{channel.upper()}_WEBHOOK_SECRET"]
-    return httpx.post(
-        f"{stack.services[f'ingest-{channel}'].url}/v1/reports",
-        content=body,
-        headers={"content-type": content_type, **sign(secret, body)},
-        timeout=30,
-    )
 
 
 def post_open311(stack: Stack, body: bytes) -> httpx.Response:
@@ -120,7 +109,7 @@ def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
         "address": f"Jl. Medan Merdeka Barat no. 5 (WA {c.phone().trunk})",
         "user": {"id": c.handle("qlue"), "name": c.name("Sutini"), "phone": c.phone().international},
     }
-    r = signed_post(stack, "qlue", json.dumps(qlue).encode(), "application/json")
+    r = post_signed(stack, "qlue", qlue, timeout=30)
     assert r.status_code == 202, r.text
     ids["qlue"] = r.json()["report_id"]
 
@@ -132,7 +121,7 @@ def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
         f"email {c.email('budi', 'yahoo.co.id')}",
         "timestamp": now_iso(),
     }
-    r = signed_post(stack, "sms", json.dumps(sms).encode(), "application/json")
+    r = post_signed(stack, "sms", sms, timeout=30)
     assert r.status_code == 202, r.text
     ids["sms"] = r.json()["report_id"]
 
@@ -145,7 +134,7 @@ def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
         f"{c.email('yanti', 'gmail.com')} ya",
         "timestamp": now_iso(),
     }
-    r = signed_post(stack, "sms", json.dumps(hello).encode(), "application/json")
+    r = post_signed(stack, "sms", hello, timeout=30)
     assert r.status_code == 202, r.text
     ids["triage"] = r.json()["report_id"]
 
@@ -161,7 +150,7 @@ def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
         },
         "includes": {"users": [{"id": tweet_author, "username": c.handle("warga"), "name": c.name("Rudi")}]},
     }
-    r = signed_post(stack, "twitter", json.dumps(tweet).encode(), "application/json")
+    r = post_signed(stack, "twitter", tweet, timeout=30)
     assert r.status_code == 202, r.text
     ids["twitter"] = r.json()["report_id"]
 
@@ -175,7 +164,7 @@ def send_reports(stack: Stack, c: Contacts) -> dict[str, str]:
         f"Sampah menumpuk di trotoar {ADDRESS}, sudah seminggu. "
         f"Nomor saya {c.phone().plain}, surel {c.email('dewi.kantor', 'kantor.co.id')}."
     )
-    r = signed_post(stack, "email", mail.as_bytes(), "message/rfc822")
+    r = post_signed(stack, "email", mail.as_bytes(), content_type="message/rfc822", timeout=30)
     assert r.status_code == 202, r.text
     ids["email"] = r.json()["report_id"]
 
@@ -220,7 +209,7 @@ def refused_requests(
             "user": {"id": c.handle("qlue"), "name": c.name("Wati"), "phone": c.phone().plain},
         }
     ).encode()
-    check("qlue webhook", qlue, signed_post(stack, "qlue", qlue, "application/json"), 422)
+    check("qlue webhook", qlue, post_signed(stack, "qlue", qlue, timeout=30), 422)
     sms = json.dumps(
         {
             "id": f"SMS-{uuid.uuid4().hex[:10]}",
@@ -229,7 +218,7 @@ def refused_requests(
             "timestamp": f"tadi pagi {c.phone().international}",
         }
     ).encode()
-    check("sms webhook", sms, signed_post(stack, "sms", sms, "application/json"), 422)
+    check("sms webhook", sms, post_signed(stack, "sms", sms, timeout=30), 422)
     open311 = json.dumps(
         {
             "service_code": f"kode-{c.phone().plain}",

@@ -53,7 +53,6 @@ from aduan_cli.stack import Stack
 from aduan_ingest_twitter.accounts import load_accounts
 from aduan_kit.embedded import free_port
 from aduan_kit.metrics import HTTP_STATUS_CLASSES
-from aduan_kit.signing import sign
 from aduan_kit.testing.dovecot import Dovecot, mail
 from aduan_kit.testing.fake_x import FakeX, fake_x_server, tweet
 from aduan_kit.testing.kafka import eventually, publish_bytes
@@ -61,7 +60,7 @@ from aduan_kit.testing.plugin import CITY_DIR
 from aduan_kit.testing.receiver import webhook_receiver
 from aduan_schemas.city import load_city
 from tests.conftest import common_for, running_stack
-from tests.test_end_to_end import MONAS, post_qlue, qlue_payload, routed_for
+from tests.test_end_to_end import MONAS, post_qlue, post_signed, qlue_payload, routed_for
 from tests.test_observability import RULES, dashboard_expressions, rule_expressions
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -200,12 +199,7 @@ def post_sms(stack: Stack, msg_id: str, text: str) -> httpx.Response:
             "timestamp": datetime.now(UTC).replace(microsecond=0).isoformat(),
         }
     ).encode()
-    headers = {"content-type": "application/json"} | sign(
-        stack.secrets()["ADUAN_INGEST_SMS_WEBHOOK_SECRET"], body
-    )
-    return httpx.post(
-        f"{stack.services['ingest-sms'].url}/v1/reports", content=body, headers=headers, timeout=15
-    )
+    return post_signed(stack, "sms", body)
 
 
 def post_open311(stack: Stack, request_key: str, **args: Any) -> httpx.Response:
