@@ -6,7 +6,7 @@ batch reads them all from the store; every later batch first reads what other wo
 previous batch (new roots, resolutions: the ``updated_at`` index, less ``SYNC_MARGIN`` for writes still
 in flight then), so a root another worker made before a rebalance or a moment ago is a target here. Then
 the reports are decided in order (a report of the batch can be the root of a later one in the same
-batch), and the new roots are written with one bulk write. The service calls this before it returns the
+batch), and the new roots are written with one ``insert_many``. The service calls this before it returns the
 batch, and the kit commits offsets only after the handler returned, so a root is in the database before
 the offset of its raw event is committed.
 
@@ -33,8 +33,7 @@ from aduan_text import Analyzer
 
 # How far back before its last read a worker reads other workers' writes again: a bulk write stamped
 # before that read may have become visible only after it. A write slower than this is missed by the
-# other workers for good: its copies are then not merged with it, one
-# extra case, never a wrong merge.
+# other workers for good: its copies are then not merged with it, one extra case, never a wrong merge.
 SYNC_MARGIN = timedelta(seconds=5)
 
 
