@@ -15,7 +15,7 @@ from aduan_kit.testing.kafka import create_topics, read_topic
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReportStatus, RoutedReport, SlaEvent, StatusUpdate
 from aduan_sla_monitor.cases import status_change
-from aduan_sla_monitor.scanner import Scanner
+from aduan_sla_monitor.scanner import AlarmRules, Scanner
 from aduan_sla_monitor.store import CaseStore
 
 MakeRouted = Callable[..., RoutedReport]
@@ -64,22 +64,30 @@ def scanner(
     )
 
 
+@pytest.mark.parametrize("scheduled", [False, True], ids=["planned-by-scanner", "scheduled-at-insert"])
 async def test_warning_breach_and_every_ladder_step_until_answered(
     common: CommonSettings,
     city: CityConfig,
     make_routed: MakeRouted,
     parts: tuple[CaseStore, EventProducer, EventProducer],
+    scheduled: bool,
 ) -> None:
     """A kelurahan case (standard policy: 6 h / 7 days, warn at 0.75, steps every 2 h / 1 day).
     The respond clock: warning, breach to the lurah, step 2 to the camat; then the unit answers and
     step 3 never comes. The resolve clock: warning, breach, camat, wali kota, then the ladder ends.
-    Breaking it showed: with the `answered is not None` check removed from deadlines.timeline, the
-    scan at 10 h sends the respond step 3 after the answer."""
+    The same whether the case is stored with its first alarm time (as the service stores it) or with
+    its receipt for the scanner to plan. Breaking it showed: with the `answered is not None` check
+    removed from deadlines.timeline, the scan at 10 h sends the respond step 3 after the answer; with
+    ``deadlines.first_alarm`` scheduling the first breach instead of the first alarm, the scheduled
+    case is stored with its deadline (7:00) instead of its warning (5:30)."""
     store, producer, _ = parts
     clock = Clock()
     scan = scanner(store, producer, city, common, clock)
     case = make_routed("kel-3171011001", received_at=T0)
-    await store.apply_routed(case, T0)
+    schedule = AlarmRules(city.sla, city.skpd).first_alarm if scheduled else None
+    assert await store.apply_routed_batch([case], T0, schedule) == 1
+    stored = await store.get(case.report_id)
+    assert stored is not None and stored["next_alarm_at"] == (T0 + 4.5 * H if scheduled else T0)
     answer = StatusUpdate(report_id=case.report_id, status=ReportStatus.RECEIVED, at=T0 + 9 * H, by="lurah")
     plan = [
         (T0 + 4 * H, 0),

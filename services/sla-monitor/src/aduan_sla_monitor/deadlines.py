@@ -146,6 +146,12 @@ def plan(case: CaseClock, policy: Policy, rungs: list[Rung], now: datetime) -> P
     return Plan(due, skipped, min(later) if later else None)
 
 
+def first_alarm(case: CaseClock, policy: Policy, rungs: list[Rung]) -> datetime | None:
+    """When the case's earliest alarm not yet recorded falls (None: it has none): where a new case is
+    scheduled, so the scanner first looks at it when something is due, not right after it is stored."""
+    return min((a.at for a in timeline(case, policy, rungs) if a.key not in case.sent), default=None)
+
+
 def late_breaches(case: CaseClock, policy: Policy, rungs: list[Rung]) -> list[Alarm]:
     """Breaches shown by the answers' own times: a clock answered after its deadline, no breach recorded."""
     out: list[Alarm] = []

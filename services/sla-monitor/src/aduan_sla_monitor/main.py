@@ -26,7 +26,7 @@ from aduan_sla_monitor.public_api import public_api
 from aduan_sla_monitor.public_case import official_handles
 from aduan_sla_monitor.reopen import follow_up
 from aduan_sla_monitor.reroute import reroute_request, waiting
-from aduan_sla_monitor.scanner import Scanner
+from aduan_sla_monitor.scanner import AlarmRules, Scanner
 from aduan_sla_monitor.status_api import status_routes
 from aduan_sla_monitor.store import CaseStore
 from aduan_sla_monitor.unit_keys import UnitKeys
@@ -74,6 +74,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
         await store.ensure_indexes()
         app.state.cases = store
         linked = DuplicateLinks(store)
+        rules = AlarmRules(city.sla, city.skpd)
 
         async def on_routed(batch: list[tuple[RoutedReport, Received]]) -> BatchResult:
             out: BatchResult = [[] for _ in batch]
@@ -99,7 +100,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             now = settings.now()
             await store.link_follow_ups(links, now)
             await linked.link(duplicates, now)
-            metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now))
+            metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now, rules.first_alarm))
             for report in plain:
                 metrics.INTAKE_TO_CASE_SECONDS.observe(max((now - report.received_at).total_seconds(), 0.0))
             return out

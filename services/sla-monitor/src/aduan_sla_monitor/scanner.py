@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,10 +26,10 @@ from typing import Any
 from aduan_kit.kafka import Emit, EventProducer
 from aduan_kit.logs import get_logger
 from aduan_schemas.city import SkpdRegistry, SlaPolicies, SlaPolicy
-from aduan_sla import policy_named
+from aduan_sla import Policy, policy_named
 from aduan_sla_monitor import metrics
-from aduan_sla_monitor.deadlines import Alarm, CaseClock, alarm_event, late_breaches, plan
-from aduan_sla_monitor.escalation import ladder
+from aduan_sla_monitor.deadlines import Alarm, CaseClock, alarm_event, first_alarm, late_breaches, plan
+from aduan_sla_monitor.escalation import Rung, ladder
 from aduan_sla_monitor.store import NEXT_ALARM, CaseStore, Replan
 
 log = get_logger(component="scanner")
@@ -45,6 +45,26 @@ def _builtin_sla() -> SlaPolicies:
     that give no city configuration."""
     standard = SlaPolicy(respond_within=timedelta(hours=6), resolve_within=timedelta(days=7))
     return SlaPolicies(version="builtin", default="standard", policies={"standard": standard})
+
+
+@dataclass(frozen=True)
+class AlarmRules:
+    """A case's SLA policy and escalation ladder, from the city's configuration."""
+
+    sla: SlaPolicies
+    registry: SkpdRegistry
+
+    def of(self, case: CaseClock, unit: str) -> tuple[Policy, list[Rung]]:
+        return policy_named(self.sla, case.policy), ladder(unit, self.sla, self.registry)
+
+    def first_alarm(self, doc: Mapping[str, Any]) -> datetime | None:
+        """When a new case document's first alarm falls; None for a case without a unit (nothing to
+        announce until it is routed) or without deadlines. The case store writes it as
+        ``next_alarm_at`` with the case, so a new case costs the scanner nothing until then."""
+        case = CaseClock.from_case(doc)
+        if case.skpd_code is None:
+            return None
+        return first_alarm(case, *self.of(case, case.skpd_code))
 
 
 @dataclass
@@ -88,6 +108,7 @@ class Scanner:
         units: list[str | None] = [doc.get("skpd_code") for doc in docs]
         sends: list[tuple[int, Alarm, Emit]] = []
         skipped: list[list[Alarm]] = []
+        rules = AlarmRules(self.sla, self.registry)
         for doc in docs:
             case = CaseClock.from_case(doc)
             if case.skpd_code is None:
@@ -95,8 +116,7 @@ class Scanner:
                 replans.append(Replan(case.report_id, doc[NEXT_ALARM], None))
                 skipped.append([])
                 continue
-            policy = policy_named(self.sla, case.policy)
-            rungs = ladder(case.skpd_code, self.sla, self.registry)
+            policy, rungs = rules.of(case, case.skpd_code)
             p = plan(case, policy, rungs, now)
             replans.append(Replan(case.report_id, doc[NEXT_ALARM], p.next_at))
             skipped.append(p.skipped)

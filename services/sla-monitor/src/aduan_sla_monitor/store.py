@@ -13,7 +13,7 @@ guarded by its filter, sent in one ``bulk_write`` round trip per batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,8 @@ PUBLIC_PROJECTION = dict.fromkeys(PUBLIC_FIELDS, 1)
 NEXT_ALARM = "next_alarm_at"
 ALARM_INDEX = [(NEXT_ALARM, ASCENDING), ("_id", ASCENDING)]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# When a new case's first alarm falls, from its document (None: nothing to announce).
+Schedule = Callable[[Mapping[str, Any]], datetime | None]
 
 
 def alarm_due(now: datetime, after: tuple[datetime, str] | None) -> dict[str, Any]:
@@ -104,15 +106,20 @@ class CaseStore:
         """Upsert the case from its routed report. Returns True when the case is new."""
         return await self.apply_routed_batch([report], now) == 1
 
-    async def apply_routed_batch(self, reports: Sequence[RoutedReport], now: datetime) -> int:
+    async def apply_routed_batch(
+        self, reports: Sequence[RoutedReport], now: datetime, schedule: Schedule | None = None
+    ) -> int:
         """Upsert the cases of a batch of routed reports; returns how many cases are new.
 
-        New cases are inserted whole (one ``insert_many``); a case that exists already (a re-delivery, or
-        a status update that arrived first) gets the report's fields and, unless a reassignment named
-        another unit, the routed unit (guarded updates, one ``bulk_write``)."""
+        New cases are inserted whole (one ``insert_many``), with their first alarm time from
+        ``schedule`` (without one, their receipt: the scanner then plans them on its first look, one
+        more write per case); a case that exists already (a re-delivery, or a status update that
+        arrived first) gets the report's fields and, unless a reassignment named another unit, the
+        routed unit (guarded updates, one ``bulk_write``; the scanner plans it again)."""
         latest = {r.report_id: r for r in reports}  # a re-delivery inside the batch: one is enough
-        docs = [
-            {
+        docs = []
+        for rid, r in latest.items():
+            doc = {
                 "_id": rid,
                 **case_fields(r),
                 "skpd_code": r.skpd_code,
@@ -120,10 +127,11 @@ class CaseStore:
                 "status": ROUTED,
                 "created_at": now,
                 "updated_at": now,
-                NEXT_ALARM: r.received_at,  # the scanner plans the case's alarms on its first look
             }
-            for rid, r in latest.items()
-        ]
+            first = r.received_at if schedule is None else schedule(doc)
+            if first is not None:
+                doc[NEXT_ALARM] = first
+            docs.append(doc)
         if not docs:
             return 0
         try:
