@@ -159,8 +159,8 @@ async def test_a_batch_of_status_updates_is_applied_in_order_once(store: CaseSto
 async def test_open_cases_are_counted_by_unit_and_sla_state(
     store: CaseStore, make_routed: MakeRouted, city: CityConfig
 ) -> None:
-    """Checked to fail: with resolve_overdue's precedence dropped (the respond_overdue count without its
-    ``resolve_by >= now``), the 15-day-old unanswered case counted in both states and on_time went to -1."""
+    """Checked to fail: with resolve_overdue's precedence dropped (the respond_overdue sum without its
+    ``not resolve_late``), the 15-day-old unanswered case counted in both states and on_time went to -1."""
     kel = "kel-3101011001"
     fresh = make_routed("dlh-3171", NOW)
     unanswered = make_routed("dlh-3171", NOW - timedelta(hours=7))
@@ -176,6 +176,8 @@ async def test_open_cases_are_counted_by_unit_and_sla_state(
     assert await store.open_by_unit(NOW) == {
         ("dlh-3171", "on_time"): 2,
         ("dlh-3171", "respond_overdue"): 1,
+        ("dlh-3171", "resolve_overdue"): 0,
         (kel, "on_time"): 0,
+        (kel, "respond_overdue"): 0,
         (kel, "resolve_overdue"): 1,
     }

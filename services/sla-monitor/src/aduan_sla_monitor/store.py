@@ -412,19 +412,35 @@ class CaseStore:
         return await self.coll.count_documents({"closed_at": None})
 
     async def open_by_unit(self, now: datetime) -> dict[tuple[str, str], int]:
-        """Open cases per (unit, SLA state): three grouped counts of open cases (the ``closed_at`` index),
-        one per state (``metrics.OPEN_STATES``; resolve_overdue takes precedence)."""
-        opened: dict[str, Any] = {"closed_at": None, "skpd_code": {"$ne": None}}
-        late = {"resolve_by": {"$lt": now}}
-        unanswered = {"responded_at": None, "respond_by": {"$lt": now}, "resolve_by": {"$gte": now}}
+        """Open cases per (unit, SLA state): one grouped pass over the open cases (the ``closed_at``
+        index), each counted in one state (``metrics.OPEN_STATES``; resolve_overdue takes precedence).
+        One pass, not one count per state: on SecantusDB each pass reads every open case (10.9 s for
+        three passes at 100 k, measured)."""
+        has = {"$gt": ["$$v", None]}  # present and not null (dates sort above null)
+
+        def before(field: str) -> dict[str, Any]:
+            return {"$let": {"vars": {"v": f"${field}"}, "in": {"$and": [has, {"$lt": ["$$v", now]}]}}}
+
+        resolve_late = before("resolve_by")
+        unanswered = {"$lte": ["$responded_at", None]}  # absent or null
+        respond_late = {"$and": [unanswered, before("respond_by"), {"$not": [resolve_late]}]}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"closed_at": None, "skpd_code": {"$ne": None}}},
+            {
+                "$group": {
+                    "_id": "$skpd_code",
+                    "open": {"$sum": 1},
+                    "resolve_overdue": {"$sum": {"$cond": [resolve_late, 1, 0]}},
+                    "respond_overdue": {"$sum": {"$cond": [respond_late, 1, 0]}},
+                }
+            },
+        ]
         counts: dict[tuple[str, str], int] = {}
-        for state, extra in (("open", {}), ("resolve_overdue", late), ("respond_overdue", unanswered)):
-            pipeline = [{"$match": {**opened, **extra}}, {"$group": {"_id": "$skpd_code", "n": {"$sum": 1}}}]
-            async for row in await self.coll.aggregate(pipeline):
-                counts[(row["_id"], state)] = row["n"]
-        for unit, state in [k for k in counts if k[1] == "open"]:
-            overdue = counts.get((unit, "resolve_overdue"), 0) + counts.get((unit, "respond_overdue"), 0)
-            counts[(unit, "on_time")] = counts.pop((unit, state)) - overdue
+        async for row in await self.coll.aggregate(pipeline):
+            unit, late, unanswered_late = row["_id"], row["resolve_overdue"], row["respond_overdue"]
+            counts[(unit, "resolve_overdue")] = late
+            counts[(unit, "respond_overdue")] = unanswered_late
+            counts[(unit, "on_time")] = row["open"] - late - unanswered_late
         return counts
 
     async def get(self, report_id: str) -> dict[str, Any] | None:
