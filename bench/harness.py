@@ -41,6 +41,11 @@ class Started:
                 out[name] = svc.process.proc.pid
         return out
 
+    def freeze(self) -> None:
+        """Kill every service: the topics and the store stop changing (a slow run is still going)."""
+        for svc in self.stack.services.values():
+            svc.process.kill()
+
     def skpd_topics(self) -> list[str]:
         """Every topic a routed report may end on: one per SKPD, and triage (reports no unit got)."""
         codes = [u.code for u in load_city(self.stack.config.city_dir).skpd.units]

@@ -10,13 +10,18 @@ Tansu one fetch over every SKPD topic (327 topics x 3 partitions) costs the brok
 (measured: a reader with a 20 ms wait took half a core of Tansu while idle, with 1 s ~0.06). It finds
 the message id with a byte search instead of parsing the record, so reading stays cheap.
 
-``CaseCounter`` follows the cases collection. ``count_documents`` on SecantusDB scans (~0.8 s at 60 k
-cases, measured), so polling it every 0.5 s would keep the database busy with the measurement. Instead
-it polls every 0.5 s the sla-monitor workers' own counter of new cases (``aduan_cases_stored_total`` on
-``/metrics``, incremented after the store acknowledged the write), and confirms with
-``count_documents`` when that counter says done, and otherwise only now and then (every 10x the last
-count's duration, at least 5 s; every poll when the counter is missing). A case counts as stored when
-the counter said so, if the store then confirms it; else when a count saw it.
+A near-duplicate of an earlier report goes on no SKPD topic (its unit has the first report's ticket)
+and gets no case (it is linked to the first report's case): the reader counts it when it is on the
+routed topic with its ``duplicate_of``, the case counter when it is in ``linked_reports``.
+
+``CaseCounter`` follows the cases collection and the linked duplicates. ``count_documents`` on SecantusDB
+scans (~0.8 s at 60 k cases, measured), so polling it every 0.5 s would keep the database busy with the
+measurement. Instead it polls every 0.5 s the sla-monitor workers' own counters of new cases and of
+linked duplicates (``aduan_cases_stored_total`` and ``aduan_duplicates_linked_total`` on ``/metrics``,
+incremented after the store acknowledged the write), and confirms with ``count_documents`` when that
+counter says done, and otherwise only now and then (every 10x the last count's duration, at least 5 s;
+every poll when the counter is missing). A case counts as stored when the counter said so, if the store
+then confirms it; else when a count saw it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pymongo import AsyncMongoClient
 from bench.corpus import seq_of
 
 MESSAGE_ID = b'"channel_message_id":"'
+LINKED = b'"duplicate_of":"'  # a routed report linked to the case of an earlier one
 POLL_S = 0.5
 
 
@@ -45,11 +51,23 @@ def message_id_of(value: bytes) -> str | None:
 
 
 class TopicReader:
-    def __init__(self, bootstrap: str, topics: list[str], tag: str, fetch_wait_ms: int = 1000) -> None:
-        self.bootstrap, self.topics, self.tag = bootstrap, topics, tag
+    """``linked_topic``: the routed topic, where a near-duplicate ends (its unit already has the first
+    report's ticket, so it goes on no SKPD topic): there only linked reports count."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: list[str],
+        tag: str,
+        fetch_wait_ms: int = 1000,
+        linked_topic: str | None = None,
+    ) -> None:
+        self.bootstrap, self.tag, self.linked_topic = bootstrap, tag, linked_topic
+        self.topics = [*topics, linked_topic] if linked_topic else topics
         self.fetch_wait_ms = fetch_wait_ms
         self.seen: dict[int, float] = {}  # sequence number -> wall time first seen
         self.records = 0
+        self.linked: set[int] = set()  # reports seen as near-duplicates on ``linked_topic``
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -75,19 +93,42 @@ class TopicReader:
 
     async def read_until(self, expected: int, deadline: float) -> None:
         """Read until ``expected`` reports of this run were seen or the wall clock passes ``deadline``."""
-        assert self._consumer is not None
         while len(self.seen) < expected and time.time() < deadline:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
-            now = time.time()
-            for records in batches.values():
-                for r in records:
-                    self.records += 1
-                    mid = message_id_of(r.value) if r.value else None
-                    seq = seq_of(mid, self.tag) if mid else None
-                    if seq is not None and seq not in self.seen:
-                        self.seen[seq] = (
-                            r.timestamp / 1000 if r.timestamp_type == 0 and r.timestamp > 0 else now
-                        )
+            await self._read_once()
+
+    async def catch_up(self, quiet_s: float = 3.0, limit_s: float = 90.0) -> None:
+        """Once the pipeline is stopped: read what the topics hold already, until nothing came for
+        ``quiet_s``. The reader fetches rarely and large (see the module docstring) and on Tansu such a
+        fetch returns only part of a partition's backlog (measured: 300 waiting records came as 152,
+        80 and 68 in three 1 s fetches), so at the end of a run it can be behind what the router wrote;
+        the records' own timestamps then say which reports arrived in time (``arrived_by``)."""
+        last_new, give_up = time.time(), time.time() + limit_s
+        while time.time() - last_new < quiet_s and time.time() < give_up:
+            before = self.records
+            await self._read_once()
+            if self.records > before:
+                last_new = time.time()
+
+    def arrived_by(self, moment: float) -> int:
+        """Reports whose record was written at or before ``moment`` (wall time)."""
+        return sum(1 for t in self.seen.values() if t <= moment)
+
+    async def _read_once(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+        now = time.time()
+        for tp, records in batches.items():
+            linked_only = tp.topic == self.linked_topic
+            for r in records:
+                self.records += 1
+                if linked_only and (not r.value or LINKED not in r.value):
+                    continue
+                mid = message_id_of(r.value) if r.value else None
+                seq = seq_of(mid, self.tag) if mid else None
+                if seq is not None and seq not in self.seen:
+                    self.seen[seq] = r.timestamp / 1000 if r.timestamp_type == 0 and r.timestamp > 0 else now
+                    if linked_only:
+                        self.linked.add(seq)
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -95,6 +136,7 @@ class TopicReader:
 
 
 CASES_METRIC = "aduan_cases_stored_total"
+LINKED_METRIC = "aduan_duplicates_linked_total"
 
 
 def metric_value(text: str, name: str) -> float | None:
@@ -146,9 +188,12 @@ async def summarise(bootstrap: str, topic: str, idle_polls: int = 2, limit_s: fl
 
 
 class CaseCounter:
+    """Reports in the case store: a case each, or a near-duplicate linked to the case of the first
+    report (``linked_reports``: it has no case of its own)."""
+
     def __init__(self, mongodb_url: str, db: str, metrics_urls: list[str]) -> None:
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
-        self.coll = self.client[db]["cases"]
+        self.colls = [self.client[db]["cases"], self.client[db]["linked_reports"]]
         self.metrics_urls = metrics_urls
         self.counts: list[tuple[float, int]] = []  # (wall time, count_documents)
 
@@ -156,17 +201,18 @@ class CaseCounter:
         total = 0.0
         for url in self.metrics_urls:
             try:
-                value = metric_value((await http.get(url)).text, CASES_METRIC)
+                text = (await http.get(url)).text
             except httpx.HTTPError:
                 return None
-            if value is None:
+            values = [metric_value(text, name) for name in (CASES_METRIC, LINKED_METRIC)]
+            if None in values:
                 return None
-            total += value
+            total += sum(v for v in values if v is not None)
         return total
 
     async def _count(self) -> tuple[int, float]:
         t = time.time()
-        n = await self.coll.count_documents({})
+        n = sum([await c.count_documents({}) for c in self.colls])
         self.counts.append((time.time(), n))
         return n, time.time() - t
 

@@ -102,7 +102,8 @@ def markdown(res: dict[str, Any]) -> str:
                 _ratio(r["cases_per_s"], lim),
                 "yes"
                 if r["complete"]
-                else f"no: {r['skpd_seen']:,} on SKPD, {r['cases_stored']:,} cases in {r['timeout_s']:.0f} s",
+                else f"no: {r['skpd_seen']:,} reached their unit, {r['cases_stored']:,} stored in "
+                f"{r['timeout_s']:.0f} s",
             ]
             for r in sus
         ]
@@ -131,7 +132,9 @@ def markdown(res: dict[str, Any]) -> str:
                 f"\n{_workers(r['workers'])}: published in {_fmt(r['publish_s'])} s; "
                 + "; ".join(parts)
                 + f"; SKPD done at {_fmt(r['skpd_done_s'])} s; cases at {_fmt(r['cases_done_s'])} s "
-                "(seconds after the first publish)."
+                "(seconds after the first publish); "
+                f"{r.get('linked_seen', 0):,} near-duplicates linked to an earlier report's case "
+                "(counted on the routed topic and in the store, not on an SKPD topic or as cases)."
             )
         names = sorted({p for r in sus for p in r["processes"]})
         out += ["", "### CPU (% of one core over the sustained window) and peak memory (VmHWM)", ""]

@@ -30,18 +30,26 @@ def ms(seconds: float) -> float | None:
 
 
 def offer_and_read(
-    started: Started, gen: Generator, run_tag: str, n: int, rate: float, drain_s: float
+    started: Started, gen: Generator, run_tag: str, n: int, rate: float, drain_s: float, catch_up: bool = True
 ) -> Offered:
-    """``gen`` must be started (its load built); this releases it and reads until done."""
+    """``gen`` must be started (its load built); this releases it and reads until done. With
+    ``catch_up``, a run not complete by then is stopped and the reader reads what the topics hold,
+    so a report written in time but not yet read still counts with its own time."""
     t0 = start_time()
-    last_due = t0 + n / rate
+    end = t0 + n / rate + drain_s
 
     async def watch() -> TopicReader:
-        reader = TopicReader(started.stack.kafka_bootstrap, started.skpd_topics(), run_tag)
+        stack = started.stack
+        reader = TopicReader(
+            stack.kafka_bootstrap, started.skpd_topics(), run_tag, linked_topic=stack.topics.routed
+        )
         await reader.start()
         try:
             gen.go(t0)
-            await reader.read_until(n, last_due + drain_s)
+            await reader.read_until(n, end)
+            if catch_up and len(reader.seen) < n:
+                started.freeze()
+                await reader.catch_up()
         finally:
             await reader.stop()
         return reader
@@ -49,5 +57,6 @@ def offer_and_read(
     reader = asyncio.run(watch())
     sent = gen.result(timeout_s=SENDER_RESULT_S) or {}
     gen.stop()
-    lat = [reader.seen[i] - (t0 + i / rate) if i in reader.seen else math.inf for i in range(n)]
-    return Offered(len(reader.seen), lat, sent)
+    arrived = {i: t for i, t in reader.seen.items() if t <= end}
+    lat = [arrived[i] - (t0 + i / rate) if i in arrived else math.inf for i in range(n)]
+    return Offered(len(arrived), lat, sent)

@@ -33,7 +33,7 @@ def run(opts: Options) -> dict[str, Any]:
         ports = [s.port for s in stack.services.values() if s.spec.name == "ingest-qlue"]
         gen = Generator(http_child, ports, secret, opts.boundaries, run_tag, n, "open", rate, 256, 0).start()
         with Sampler(started.processes, interval_s=SAMPLE_S) as sampler:
-            got = offer_and_read(started, gen, run_tag, n, rate, DRAIN_S)
+            got = offer_and_read(started, gen, run_tag, n, rate, DRAIN_S, catch_up=False)
     return {
         "rate": rate,
         "duration_s": opts.soak_duration_s,

@@ -100,6 +100,7 @@ def build(settings: SlaMonitorSettings) -> FastAPI:
             now = settings.now()
             await store.link_follow_ups(links, now)
             await linked.link(duplicates, now)
+            metrics.DUPLICATES_LINKED.inc(len(duplicates))
             metrics.CASES_STORED.inc(await store.apply_routed_batch(plain, now, rules.first_alarm))
             for report in plain:
                 metrics.INTAKE_TO_CASE_SECONDS.observe(max((now - report.received_at).total_seconds(), 0.0))

@@ -11,6 +11,11 @@ from aduan_kit.metrics import CASE_TIME_BUCKETS, END_TO_END_BUCKETS
 from aduan_schemas.city import SkpdLevel, SkpdRegistry
 
 CASES_STORED = Counter("aduan_cases_stored_total", "Routed reports stored as cases (new ones)", [])
+DUPLICATES_LINKED = Counter(
+    "aduan_duplicates_linked_total",
+    "Near-duplicate routed reports linked to an existing case (no case of their own)",
+    [],
+)
 STATUS_UPDATES = Counter("aduan_status_updates_total", "Status updates applied to cases", ["status"])
 # kind: respond_/resolve_ + warning, breached (ladder step 1) or escalated (steps 2 and more).
 SLA_ALARMS = Counter(
