@@ -59,7 +59,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"({', '.join(f'{k} {v:.0f} s' for k, v in res['runtime_s'].items() if k != 'total')}).",
     ]
     limit = s.get("limit", {})
-    if limit or s.get("bounds"):
+    if limit or s.get("bounds") or s.get("writes"):
         out += ["", "## The limit and the embedded servers alone", ""]
         rows = [
             [
@@ -81,6 +81,16 @@ def markdown(res: dict[str, Any]) -> str:
             ["SecantusDB bulk_write upserts (batches of 500)", b.get("secantus_bulk_upsert_per_s"), "ops/s"],
             ["SecantusDB find_one by _id (sequential)", b.get("secantus_find_by_id_per_s"), "reads/s"],
         ]
+        w = s.get("writes", {})
+        if w:
+            rows.append(
+                [
+                    "SecantusDB: the stores' writes and lookups of one report, alone (one core of it)",
+                    w.get("db_bound_per_s"),
+                    f"reports/s ({w.get('db_cpu_ms_per_report')} ms CPU, "
+                    f"{w.get('documents_per_report')} documents a report)",
+                ]
+            )
         out.append(table(["bound", "value", "unit"], [r for r in rows if r[1] is not None]))
         if limit:
             out.append(

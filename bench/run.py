@@ -4,10 +4,10 @@
     .venv/bin/python -m bench.run --only limit,sustained --reports 20000
     .venv/bin/python -m bench.run --only soak             # memory over 10 minutes (make bench-soak)
 
-Scenarios (``--only``, comma-separated; default all but ``soak``): limit, bounds, sustained, sustained2
-(two workers per stage), intake, latency, sweep, dedupe, soak. Each starts what it needs on free loopback
-ports in a temporary directory and stops it before the next begins. The report goes to stdout and to
-``bench/results/<UTC time>.md`` and ``.json``.
+Scenarios (``--only``, comma-separated; default all but ``soak``): limit, bounds, writes, sustained,
+sustained2 (two workers per stage), intake, latency, sweep, dedupe, soak. Each starts what it needs on
+free loopback ports in a temporary directory and stops it before the next begins. The report goes to
+stdout and to ``bench/results/<UTC time>.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -25,10 +25,21 @@ from typing import Any
 from aduan_kit.logs import configure_logging
 from bench import report
 from bench.harness import DEFAULT_BOUNDARIES, REPO
-from bench.scenarios import bounds, dedupe, intake, latency, limit, soak, sustained, sweep
+from bench.scenarios import bounds, dedupe, intake, latency, limit, soak, sustained, sweep, writes
 from bench.scenarios.common import Options
 
-SCENARIOS = ["limit", "bounds", "sustained", "sustained2", "intake", "latency", "sweep", "dedupe", "soak"]
+SCENARIOS = [
+    "limit",
+    "bounds",
+    "writes",
+    "sustained",
+    "sustained2",
+    "intake",
+    "latency",
+    "sweep",
+    "dedupe",
+    "soak",
+]
 DEFAULT = [s for s in SCENARIOS if s != "soak"]
 TWO_PER_STAGE = {"normalizer": 2, "router": 2, "sla-monitor": 2}
 
@@ -111,6 +122,7 @@ def main() -> None:
     runs: dict[str, Callable[[], Any]] = {
         "limit": lambda: limit.run(opts, opts.boundaries),
         "bounds": lambda: bounds.run(opts),
+        "writes": lambda: writes.run(opts),
         "sustained": lambda: sustained.run(opts),
         "sustained2": lambda: sustained.run(opts, TWO_PER_STAGE),
         "intake": lambda: intake.run(opts),
