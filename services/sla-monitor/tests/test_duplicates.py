@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from aduan_kit.mongo import mongo_client
 from aduan_kit.settings import CommonSettings
 from aduan_kit.testing.app import running
 from aduan_kit.testing.kafka import create_topics, eventually, find_events, publish_bytes
@@ -21,7 +22,9 @@ from aduan_schemas.events import (
     StatusUpdate,
 )
 from aduan_sla_monitor.config import SlaMonitorSettings
+from aduan_sla_monitor.duplicate_store import DuplicateLinks
 from aduan_sla_monitor.main import build
+from aduan_sla_monitor.store import CaseStore
 
 MakeRouted = Callable[..., RoutedReport]
 
@@ -122,3 +125,28 @@ async def test_an_operator_splits_a_wrong_link_and_merges_two_cases(
     assert own.get("duplicate_of") is None and tickets[0].duplicate_of is None  # the unit's own ticket
     assert case["duplicates"] == [other.report_id]
     assert merged["status"] == "merged" and merged["merged_into"] == first.report_id and merged["closed_at"]
+
+
+async def test_a_redelivered_duplicate_is_kept_once_with_its_latest_routing(
+    common: CommonSettings, make_routed: MakeRouted
+) -> None:
+    """A duplicate's routed report is inserted first and replaced when it comes again (a re-delivery
+    or a re-routing). Checked to fail: with the replace of reports kept already left out, the second
+    routing (another unit name) was not kept."""
+    client = mongo_client(common)
+    try:
+        cases = CaseStore(client[common.mongodb_db])
+        linked = DuplicateLinks(cases)
+        now = datetime.now(UTC).replace(microsecond=0)
+        first = make_routed("dlh", received_at=now)
+        dup = make_routed("dlh", received_at=now, duplicate_of=first.report_id)
+        again = dup.model_copy(update={"skpd_name": "Suku Dinas Lingkungan Hidup (dialihkan)"})
+        await cases.apply_routed_batch([first], now)
+        await linked.link([(first.report_id, dup)], now)
+        await linked.link([(first.report_id, again)], now + timedelta(minutes=1))
+        kept = [d async for d in linked.linked.find({"_id": dup.report_id})]
+        case = await cases.get(first.report_id)
+    finally:
+        await client.close()
+    assert len(kept) == 1 and kept[0]["report"]["skpd_name"] == again.skpd_name
+    assert case is not None and case["duplicates"] == [dup.report_id]
