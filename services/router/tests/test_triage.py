@@ -110,3 +110,30 @@ async def test_a_refused_report_opens_its_decided_triage_item_again_once(
         assert second.event_id() != first.event_id()  # the second decision is a new event downstream
     finally:
         await client.close()
+
+
+async def test_a_batch_is_held_in_one_write_and_decided_reports_keep_their_decision(
+    city: CityConfig, common: CommonSettings
+) -> None:
+    """``hold_many`` with a decided report re-delivered, a new one, and a new one twice in the batch:
+    only the decided one comes back (the operator's version); the new ones are open items, once each.
+    Checked to fail: with the read of reports held already left out, the decided report came back as
+    nothing (it would go to triage again); with every report taken as held already (no insert), the
+    new ones had no item."""
+    client = mongo_client(common)
+    store = TriageStore(client[common.mongodb_db]["triage-batch"])
+    try:
+        now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+        done, fresh, twice = (_routed(city, needs_triage=True) for _ in range(3))
+        await store.hold(done, now)
+        unit = city.skpd.get("dbm-3171")
+        decided = decide(done, Decision(skpd_code=unit.code, by="op-1"), unit, now)
+        assert await store.mark_decided(decided, Decision(skpd_code=unit.code, by="op-1"), now)
+        got = await store.hold_many([done, fresh, twice, twice], now)
+        assert {k: v.skpd_code for k, v in got.items()} == {done.report_id: "dbm-3171"}
+        for r in (fresh, twice):
+            item = await store.get(r.report_id)
+            assert item is not None and item.status == OPEN
+        assert await store.coll.count_documents({}) == 3
+    finally:
+        await client.close()

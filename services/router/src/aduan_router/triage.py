@@ -6,7 +6,8 @@
 - ``decide``: the operator's unit replaces the candidate: ``routing.rule = "operator"``, a reason naming
   who decided, confidence 1.0, ``needs_triage`` False. Deadlines stay: they count from the citizen's report.
 - ``TriageStore`` (MongoDB, ``_id`` = report id) keeps each triaged report until an operator decides.
-  Writes are guarded (an insert that a duplicate id refuses; an update that matches only an open item),
+  Writes are guarded (an insert that a duplicate id refuses, one per batch; an update that matches only an
+  open item),
   never the find_one_and_* family, which scans on the embedded database.
 """
 
@@ -24,6 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from aduan_kit.kafka import Emit
+from aduan_kit.mongo import find_in, insert_new
 from aduan_schemas.city import SkpdUnit
 from aduan_schemas.events import MAX_ID, MAX_SHORT, RoutedReport, Routing
 from aduan_schemas.topics import TopicNames
@@ -107,19 +109,23 @@ class TriageStore:
     async def hold(self, report: RoutedReport, now: datetime) -> RoutedReport | None:
         """Keep a triaged report (idempotent). Returns the operator's version when it was decided
         already (a re-delivered report must not undo the decision), else None."""
-        doc = {
-            "_id": report.report_id,
-            "status": OPEN,
-            "report": report.model_dump(mode="json"),
-            "created_at": now,
-        }
-        try:
-            await self.coll.insert_one(doc)
-            return None
-        except DuplicateKeyError:
-            pass
-        item = await self.get(report.report_id)
-        return item.decided if item is not None and item.status == DECIDED else None
+        return (await self.hold_many([report], now)).get(report.report_id)
+
+    async def hold_many(self, reports: Sequence[RoutedReport], now: datetime) -> dict[str, RoutedReport]:
+        """Keep a batch's triaged reports: one ``insert_many`` (a report held already is refused by its
+        id and left as it is), then one read of those held already. Returns the operator's version of
+        each report decided already, by report id."""
+        docs = [
+            {"_id": rid, "status": OPEN, "report": r.model_dump(mode="json"), "created_at": now}
+            for rid, r in {r.report_id: r for r in reports}.items()
+        ]
+        held = await insert_new(self.coll, docs)
+        out: dict[str, RoutedReport] = {}
+        async for doc in find_in(self.coll, "_id", held, status=DECIDED):
+            decided = TriageItem.from_doc(doc).decided
+            if decided is not None:
+                out[str(doc["_id"])] = decided
+        return out
 
     async def hold_again(self, report: RoutedReport, now: datetime) -> None:
         """Open the item again for a report every candidate unit refused (it may have been decided
