@@ -73,9 +73,10 @@ class CaseLinks:
             await self.coll.drop_index(RETENTION_INDEX)
         await self.coll.create_index("at", name=RETENTION_INDEX, expireAfterSeconds=retention_s)
 
-    async def record_many(self, links: Sequence[CaseLink], now: datetime) -> None:
+    async def record_many(self, links: Sequence[CaseLink], now: datetime) -> dict[str, CaseLink]:
         """New reports are inserted whole (one ``insert_many``); a report known already (a re-delivery,
-        a re-routing, a decision that came first) gets guarded updates in one more ``bulk_write``."""
+        a re-routing, a decision that came first) gets guarded updates in one more ``bulk_write``.
+        Returns the links inserted new: stored exactly as given, so they need not be read back."""
         latest = {x.report_id: x for x in links}  # the latest routing of a report in the batch wins
         docs = [
             {"_id": rid, **self._fields(x, now), "duplicate_of": x.duplicate_of} for rid, x in latest.items()
@@ -90,6 +91,8 @@ class CaseLinks:
             ops.append(UpdateOne({"_id": rid, "decided_at": {"$exists": False}}, routed))
         if ops:
             await self.coll.bulk_write(ops, ordered=True)
+        known = set(existing)
+        return {rid: x for rid, x in latest.items() if rid not in known}
 
     @staticmethod
     def _fields(x: CaseLink, now: datetime) -> dict[str, Any]:

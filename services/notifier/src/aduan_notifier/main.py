@@ -287,8 +287,11 @@ def build(settings: NotifierSettings, clock: Clock = _utc_now) -> FastAPI:
                     log.info("event not notified", report_id=ev.report_id, reason=ev.reason)
                 else:
                     events[i] = ev
-            await links.record_many([link_of(e) for e in events.values() if isinstance(e, RoutedReport)], now)
-            known = await links.get_many(str(e.subject()) for e in events.values())
+            routed = [link_of(e) for e in events.values() if isinstance(e, RoutedReport)]
+            known = await links.record_many(routed, now)  # new reports: their links as just stored
+            known |= await links.get_many(
+                rid for e in events.values() if (rid := str(e.subject())) not in known
+            )
             plans: dict[int, Plan] = {}
             for i, ev in events.items():
                 p = plan(ev, known.get(str(ev.subject())), city.skpd)
