@@ -10,7 +10,7 @@ from aduan_kit.settings import CommonSettings
 from aduan_schemas.city import CityConfig
 from aduan_schemas.events import ReportStatus, RoutedReport, StatusUpdate
 from aduan_sla_monitor.cases import status_change
-from aduan_sla_monitor.store import CaseStore, Replan
+from aduan_sla_monitor.store import STATUS_INDEX, CaseStore, Replan
 
 MakeRouted = Callable[..., RoutedReport]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -181,3 +181,11 @@ async def test_open_cases_are_counted_by_unit_and_sla_state(
         (kel, "respond_overdue"): 0,
         (kel, "resolve_overdue"): 1,
     }
+
+
+async def test_the_status_index_of_earlier_versions_is_dropped(store: CaseStore) -> None:
+    """Checked to fail: without the drop in ``ensure_public_indexes`` the index stayed."""
+    await store.coll.create_index([("status", 1), ("received_at", -1), ("_id", -1)])
+    await store.ensure_indexes()
+    names = set(await store.coll.index_information())
+    assert STATUS_INDEX not in names and "category_1_received_at_-1__id_-1" in names
