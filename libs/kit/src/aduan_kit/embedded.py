@@ -126,5 +126,9 @@ def secantus(port: int, data_dir: Path, log: IO[bytes] | None = None) -> Managed
         str(data_dir),
         "--log-level",
         "WARNING",
+        # A standalone server keeps no oplog. Nothing here reads change streams or uses transactions,
+        # and the oplog cost every written document an extra write, twice that once it held its
+        # 100,000 entries and pruned on every write (measured: 0.4 -> 0.87 ms per inserted document).
+        "--standalone",
     ]
     return ManagedProcess("secantusdb (MongoDB)", argv, port, log=log)
