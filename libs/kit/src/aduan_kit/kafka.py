@@ -51,7 +51,7 @@ log = get_logger(component="kafka")
 
 MAX_RECORD_BYTES = 1_000_000
 # What one fetch may bring per partition. The consumer keeps each partition's fetched bytes until its
-# last record is taken, one such buffer per assigned partition (a notifier holds 54): at 2 MB each, a
+# last record is taken, one such buffer per assigned partition (a notifier holds 60): at 2 MB each, a
 # worker behind on every partition held tens of MB of prefetched records. A record larger than this is
 # still fetched (the broker returns the first record batch whatever its size: fetch v3 and later).
 PARTITION_FETCH_BYTES = 256 * 1024
