@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aduan_kit.kafka import (
+    MAX_RECORD_BYTES,
+    PARTITION_FETCH_BYTES,
     Emit,
     Received,
     Subscription,
@@ -164,3 +166,32 @@ async def test_json_nested_past_the_parsers_recursion_limit_is_dead_lettered(com
     await run_subscription(common, Subscription(common.topics.normalized, parse, handler), routed)
     (letter,) = await find_events(common, common.topics.dlq, DeadLetter, lambda d: d.key == key)
     assert letter.stage == "parse"
+
+
+async def test_a_record_larger_than_the_partition_fetch_size_is_consumed(common: CommonSettings) -> None:
+    """The consumer fetches at most ``PARTITION_FETCH_BYTES`` per partition (its prefetch buffers stay
+    small), yet a record of nearly ``MAX_RECORD_BYTES`` still goes through, and so does the record
+    behind it: the broker returns a first record batch larger than the limit (fetch v3 and later).
+
+    Checked to fail: with the parse check comparing a record with ``PARTITION_FETCH_BYTES`` instead of
+    ``MAX_RECORD_BYTES`` the large record was dead-lettered and the wait for it timed out. Pinning the
+    consumer to fetch v2 or v1 (``api_version``) did not turn it red: the embedded broker returns the whole
+    first batch on every version, as Apache Kafka does from fetch v3 on."""
+    await create_topics(common)
+    large, small = normalized(), normalized()
+    value = large.model_dump_json().encode()
+    value += b" " * (MAX_RECORD_BYTES - 1_000 - len(value))  # JSON whitespace: still the same report
+    assert PARTITION_FETCH_BYTES < len(value) <= MAX_RECORD_BYTES
+    await publish_bytes(common, common.topics.normalized, value, large.report_id.encode())
+    await publish(common, small)
+
+    async def handler(ev: NormalizedReport, _: Received) -> Sequence[Emit]:
+        return [Emit(common.topics.routed, ev)]
+
+    async def both() -> None:
+        wanted = {large.report_id, small.report_id}
+        await find_events(
+            common, common.topics.routed, NormalizedReport, lambda e: e.report_id in wanted, count=2
+        )
+
+    await run_worker(common, handler, both)

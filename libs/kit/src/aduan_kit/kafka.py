@@ -50,6 +50,11 @@ from aduan_text.pii import mask_contacts
 log = get_logger(component="kafka")
 
 MAX_RECORD_BYTES = 1_000_000
+# What one fetch may bring per partition. The consumer keeps each partition's fetched bytes until its
+# last record is taken, one such buffer per assigned partition (a notifier holds 60): at 2 MB each, a
+# worker behind on every partition held tens of MB of prefetched records. A record larger than this is
+# still fetched (the broker returns the first record batch whatever its size: fetch v3 and later).
+PARTITION_FETCH_BYTES = 256 * 1024
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError,
     ConnectionFailure,
@@ -351,7 +356,7 @@ class StreamWorker:
             session_timeout_ms=c.kafka_session_timeout_ms,
             heartbeat_interval_ms=c.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=c.kafka_max_poll_interval_ms,
-            max_partition_fetch_bytes=2 * MAX_RECORD_BYTES,
+            max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
             # One fetch response at most 4 MB instead of aiokafka's 50 MB: a worker that falls behind
             # otherwise holds ever larger prefetched responses (a batch is at most 1,000 records anyway).
             fetch_max_bytes=4 * MAX_RECORD_BYTES,
